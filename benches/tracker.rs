@@ -1,0 +1,2 @@
+//! criterion benches for the tracker.
+fn main() {}

@@ -1,0 +1,1 @@
+//! C bindings for gaze (filled in by the bindings issue).

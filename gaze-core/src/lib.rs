@@ -1,0 +1,26 @@
+//! # gaze-core
+//!
+//! Webcam frames in, gaze and activity out. One frame travels
+//! [`Frame`] → [`Tracker::process`] → [`FrameResult`]; a stream of results travels through the
+//! activity model into a [`SessionReport`].
+//!
+//! gaze-core has no network, database, HTTP or Python dependency. Its two neural networks
+//! (MediaPipe BlazeFace short-range and MediaPipe Iris, Apache-2.0) are embedded in the
+//! library, so no download is needed.
+//!
+//! **Left and right are the subject's**: `left_eye` is the person's left eye, on the image's
+//! right side in an unmirrored frame.
+
+#![deny(missing_docs)]
+
+pub mod calibration;
+pub mod error;
+pub mod frame;
+pub mod result;
+pub mod session;
+
+pub use calibration::Calibration;
+pub use error::{GazeError, Result};
+pub use frame::{Frame, PixelFormat};
+pub use result::*;
+pub use session::{ActivityTimes, SessionReport};

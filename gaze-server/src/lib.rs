@@ -1,0 +1,1 @@
+//! Reference server for gaze (filled in by the server issue).

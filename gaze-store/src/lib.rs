@@ -1,0 +1,1 @@
+//! Users, sessions, reports and live timelines for gaze (filled in by the store issue).
