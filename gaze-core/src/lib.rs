@@ -13,14 +13,17 @@
 
 #![deny(missing_docs)]
 
+pub mod activity;
 pub mod calibration;
 pub mod error;
 pub mod frame;
 pub mod result;
 pub mod session;
+pub mod tracker;
 
 pub use calibration::Calibration;
 pub use error::{GazeError, Result};
 pub use frame::{Frame, PixelFormat};
 pub use result::*;
 pub use session::{ActivityTimes, SessionReport};
+pub use tracker::{Tracker, TrackerConfig};

@@ -1,0 +1,2 @@
+//! Activity model: fixations/saccades, reading / browsing / watching / distracted.
+//! (Skeleton; the activity issue fills this in.)
