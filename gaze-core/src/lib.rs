@@ -25,5 +25,5 @@ pub use calibration::Calibration;
 pub use error::{GazeError, Result};
 pub use frame::{Frame, PixelFormat};
 pub use result::*;
-pub use session::{ActivityTimes, SessionReport};
+pub use session::{Activity, ActivityTimes, Attention, SessionReport, TimelineSegment};
 pub use tracker::{Tracker, TrackerConfig};
