@@ -14,14 +14,21 @@
 #![deny(missing_docs)]
 
 pub mod activity;
+pub mod blink;
 pub mod calibration;
 pub mod error;
+pub mod face;
 pub mod frame;
+pub mod gaze;
+pub mod head_pose;
+pub mod iris;
+pub mod models;
 pub mod result;
 pub mod session;
+pub mod smoothing;
 pub mod tracker;
 
-pub use calibration::Calibration;
+pub use calibration::{Calibration, CalibrationSample, GazeFeatures};
 pub use error::{GazeError, Result};
 pub use frame::{Frame, PixelFormat};
 pub use result::*;

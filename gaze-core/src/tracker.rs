@@ -1,19 +1,49 @@
 //! The per-frame engine: face → eyes → iris → head pose → gaze → blink.
+//!
+//! Tracking mode: once a face is found, the next frame's eye crops come from this frame's
+//! eye corners, so the face detector only runs every `redetect_every` frames or when the
+//! eye landmarks stop looking like eyes.
 
-use crate::calibration::Calibration;
-use crate::error::Result;
-use crate::frame::Frame;
-use crate::result::{AttentionEvidence, Direction, FrameResult};
+use crate::blink::{BlinkConfig, BlinkDetector};
+use crate::calibration::{Calibration, GazeFeatures};
+use crate::error::{GazeError, Result};
+use crate::face::FaceDetector;
+use crate::frame::{Frame, PixelFormat};
+use crate::gaze::{self, DirectionConfig, EyeGaze};
+use crate::head_pose::{HeadPoseEstimator, PosePoints};
+use crate::iris::{EyeLandmarks, EyeRoi, IrisModel};
+use crate::models::ModelPaths;
+use crate::result::{
+    AttentionEvidence, BoundingBox, Direction, Eye, Face, FaceKeypoints, FrameResult, Gaze,
+    HeadPose, Point,
+};
+use crate::smoothing::{OneEuro, OneEuroParams};
+use opencv::core::{self, Mat};
+use opencv::imgproc;
 use serde::{Deserialize, Serialize};
 
-/// Tracker settings. All fields have sensible defaults.
+/// Tracker settings. All fields have sensible defaults; the struct deserialises from partial
+/// JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TrackerConfig {
     /// Minimum BlazeFace score to accept a face.
     pub min_face_score: f32,
-    /// Re-run the face detector at least every this many frames while tracking (0 = every frame).
+    /// While tracking, re-run the face detector at least every this many frames.
     pub redetect_every: u32,
+    /// Run the face detector on every frame (no tracking mode).
+    pub detect_every_frame: bool,
+    /// Eye crop side, as a fraction of the distance between the detector's eye keypoints,
+    /// used right after a detection (later crops follow the eye corners).
+    pub detection_eye_crop: f32,
+    /// Gaze smoothing (None: raw values).
+    pub smoothing: Option<OneEuroParams>,
+    /// Blink detection.
+    pub blink: BlinkConfig,
+    /// Direction labels and away thresholds.
+    pub direction: DirectionConfig,
+    /// Replacement model files (None: the embedded models).
+    pub models: ModelPaths,
 }
 
 impl Default for TrackerConfig {
@@ -21,23 +51,170 @@ impl Default for TrackerConfig {
         TrackerConfig {
             min_face_score: 0.5,
             redetect_every: 30,
+            detect_every_frame: false,
+            detection_eye_crop: 1.0,
+            smoothing: Some(OneEuroParams::default()),
+            blink: BlinkConfig::default(),
+            direction: DirectionConfig::default(),
+            models: ModelPaths::default(),
+        }
+    }
+}
+
+impl TrackerConfig {
+    fn validate(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.min_face_score) {
+            return Err(GazeError::Config(format!(
+                "min_face_score must be in 0..1, got {}",
+                self.min_face_score
+            )));
+        }
+        if !(self.detection_eye_crop > 0.2 && self.detection_eye_crop < 5.0) {
+            return Err(GazeError::Config(format!(
+                "detection_eye_crop must be in 0.2..5, got {}",
+                self.detection_eye_crop
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+struct TrackState {
+    /// Next frame's crops: [image-left eye, image-right eye].
+    rois: [EyeRoi; 2],
+    /// Face from the last detection.
+    detected: Face,
+    /// Eye centres (corner midpoints) when the face was detected.
+    anchor: (Point, Point),
+    frames_since_detect: u32,
+}
+
+struct Smoothers {
+    h: OneEuro,
+    v: OneEuro,
+    yaw: OneEuro,
+    pitch: OneEuro,
+    sx: OneEuro,
+    sy: OneEuro,
+}
+
+impl Smoothers {
+    fn new(p: OneEuroParams) -> Self {
+        Smoothers {
+            h: OneEuro::new(p),
+            v: OneEuro::new(p),
+            yaw: OneEuro::new(p),
+            pitch: OneEuro::new(p),
+            sx: OneEuro::new(p),
+            sy: OneEuro::new(p),
+        }
+    }
+    fn reset(&mut self) {
+        for f in [
+            &mut self.h,
+            &mut self.v,
+            &mut self.yaw,
+            &mut self.pitch,
+            &mut self.sx,
+            &mut self.sy,
+        ] {
+            f.reset();
         }
     }
 }
 
 /// Turns frames into [`FrameResult`]s. Holds per-stream state (tracking, smoothing, blinks),
-/// so use one tracker per video stream. A `Tracker` is `Send` but not `Sync`.
+/// so use one tracker per video stream. A `Tracker` is `Send` but not `Sync`: share it
+/// between threads behind a mutex, or give each thread its own.
 pub struct Tracker {
     config: TrackerConfig,
     calibration: Option<Calibration>,
+    detector: FaceDetector,
+    iris: IrisModel,
+    head: HeadPoseEstimator,
+    blink: BlinkDetector,
+    smooth: Option<Smoothers>,
+    state: Option<TrackState>,
+}
+
+/// A similarity transform (scale·rotation + translation) mapping `from` eye pair to `to`.
+fn similarity(from: (Point, Point), to: (Point, Point)) -> impl Fn(Point) -> Point {
+    let (fx, fy) = (from.1.x - from.0.x, from.1.y - from.0.y);
+    let (tx, ty) = (to.1.x - to.0.x, to.1.y - to.0.y);
+    let d = (fx * fx + fy * fy).max(1e-6);
+    // Complex division (tx + i ty) / (fx + i fy).
+    let a = (tx * fx + ty * fy) / d;
+    let b = (ty * fx - tx * fy) / d;
+    let (o, t) = (from.0, to.0);
+    move |p: Point| {
+        let (x, y) = (p.x - o.x, p.y - o.y);
+        Point::new(t.x + a * x - b * y, t.y + b * x + a * y)
+    }
+}
+
+fn to_rgb_code(format: PixelFormat) -> Option<i32> {
+    match format {
+        PixelFormat::Gray8 => Some(imgproc::COLOR_GRAY2RGB),
+        PixelFormat::Bgr8 => Some(imgproc::COLOR_BGR2RGB),
+        PixelFormat::Rgb8 => None,
+        PixelFormat::Bgra8 => Some(imgproc::COLOR_BGRA2RGB),
+        PixelFormat::Rgba8 => Some(imgproc::COLOR_RGBA2RGB),
+    }
+}
+
+/// Wraps the frame's pixels in an OpenCV header without copying.
+fn wrap(frame: &Frame<'_>) -> Result<Mat> {
+    let typ = match frame.format().bytes_per_pixel() {
+        1 => core::CV_8UC1,
+        3 => core::CV_8UC3,
+        _ => core::CV_8UC4,
+    };
+    // SAFETY: `Frame::new` checked that `data` holds `height` rows of `stride` bytes (the last
+    // one at least `width * bpp`). The header borrows the slice only for this call, and
+    // OpenCV only reads through it (it is used as an input array).
+    let mat = unsafe {
+        Mat::new_rows_cols_with_data_unsafe(
+            frame.height() as i32,
+            frame.width() as i32,
+            typ,
+            frame.data().as_ptr() as *mut std::ffi::c_void,
+            frame.stride(),
+        )?
+    };
+    Ok(mat)
+}
+
+/// Checks that the model output looks like an eye in the crop it came from.
+fn plausible(lm: &EyeLandmarks, roi: &EyeRoi) -> bool {
+    let eye = &lm.contour;
+    let width = eye[crate::iris::OUTER_CORNER].dist(eye[crate::iris::INNER_CORNER]);
+    let ratio = width / roi.size.max(1e-3);
+    let iris_off = lm.iris[0].dist(roi.center) / roi.size.max(1e-3);
+    lm.iris
+        .iter()
+        .chain(eye.iter())
+        .all(|p| p.x.is_finite() && p.y.is_finite())
+        && (0.2..0.75).contains(&ratio)
+        && iris_off < 0.35
 }
 
 impl Tracker {
-    /// Builds a tracker with the embedded models.
+    /// Builds a tracker (embedded models unless `config.models` names files).
     pub fn new(config: TrackerConfig) -> Result<Self> {
+        config.validate()?;
+        let detector =
+            FaceDetector::new(config.models.face_detector.as_ref(), config.min_face_score)?;
+        let iris = IrisModel::new(config.models.iris_landmark.as_ref())?;
         Ok(Tracker {
+            smooth: config.smoothing.map(Smoothers::new),
+            blink: BlinkDetector::new(config.blink),
             config,
             calibration: None,
+            detector,
+            iris,
+            head: HeadPoseEstimator::default(),
+            state: None,
         })
     }
 
@@ -56,15 +233,305 @@ impl Tracker {
         self.calibration.as_ref()
     }
 
+    /// Forgets the tracked face, smoothing and blink state (e.g. when the stream restarts).
+    pub fn reset(&mut self) {
+        self.state = None;
+        self.head.reset();
+        self.blink = BlinkDetector::new(self.config.blink);
+        if let Some(s) = self.smooth.as_mut() {
+            s.reset();
+        }
+    }
+
     /// Processes one frame. A frame with no face is a normal result, not an error.
     pub fn process(&mut self, frame: &Frame<'_>) -> Result<FrameResult> {
-        Ok(FrameResult {
+        let mat = wrap(frame)?;
+        let to_rgb = to_rgb_code(frame.format());
+        let t = frame.timestamp_ms();
+        let must_detect = match &self.state {
+            None => true,
+            Some(s) => {
+                self.config.detect_every_frame
+                    || s.frames_since_detect + 1 >= self.config.redetect_every.max(1)
+            }
+        };
+        let mut detected_now = false;
+        if must_detect {
+            detected_now = true;
+            if !self.detect(&mat, to_rgb)? {
+                return Ok(self.no_face(frame));
+            }
+        }
+        let mut landmarks = self.run_iris(&mat, to_rgb)?;
+        if landmarks.is_none() && !detected_now {
+            // Lost track: look for the face again on this same frame.
+            detected_now = true;
+            self.state = None;
+            if !self.detect(&mat, to_rgb)? {
+                return Ok(self.no_face(frame));
+            }
+            landmarks = self.run_iris(&mat, to_rgb)?;
+        }
+        let Some([left_img, right_img]) = landmarks else {
+            self.state = None;
+            return Ok(self.no_face(frame));
+        };
+        Ok(self.finish(frame, t, left_img, right_img, detected_now))
+    }
+
+    /// Runs the detector; on success updates the track state. Returns whether a face was found.
+    fn detect(&mut self, mat: &Mat, to_rgb: Option<i32>) -> Result<bool> {
+        let faces = self.detector.detect(mat, to_rgb)?;
+        let Some(face) = faces.into_iter().next() else {
+            self.state = None;
+            return Ok(false);
+        };
+        let k = face.keypoints;
+        // Image-left eye is the subject's right in an unmirrored frame.
+        let (a, b) = if k.right_eye.x <= k.left_eye.x {
+            (k.right_eye, k.left_eye)
+        } else {
+            (k.left_eye, k.right_eye)
+        };
+        let keep_rois = self.state.as_ref().and_then(|s| {
+            let propagated = self.face_now(s);
+            (propagated.bbox.iou(&face.bbox) > 0.3).then_some(s.rois)
+        });
+        let rois = keep_rois.unwrap_or_else(|| {
+            let iod = a.dist(b);
+            let angle = (b.y - a.y).atan2(b.x - a.x);
+            let size = iod * self.config.detection_eye_crop;
+            [
+                EyeRoi {
+                    center: a,
+                    size,
+                    angle,
+                    flip: false,
+                },
+                EyeRoi {
+                    center: b,
+                    size,
+                    angle,
+                    flip: true,
+                },
+            ]
+        });
+        let anchor = match &self.state {
+            Some(_) if keep_rois.is_some() => (rois[0].center, rois[1].center),
+            _ => (a, b),
+        };
+        self.state = Some(TrackState {
+            rois,
+            detected: face,
+            anchor,
+            frames_since_detect: 0,
+        });
+        Ok(true)
+    }
+
+    /// The detected face moved along with the eyes since the detection.
+    fn face_now(&self, s: &TrackState) -> Face {
+        let now = (s.rois[0].center, s.rois[1].center);
+        let f = similarity(s.anchor, now);
+        let d = &s.detected;
+        let p0 = f(Point::new(d.bbox.x, d.bbox.y));
+        let p1 = f(Point::new(d.bbox.x + d.bbox.w, d.bbox.y + d.bbox.h));
+        let k = d.keypoints;
+        Face {
+            bbox: BoundingBox {
+                x: p0.x.min(p1.x),
+                y: p0.y.min(p1.y),
+                w: (p1.x - p0.x).abs(),
+                h: (p1.y - p0.y).abs(),
+            },
+            keypoints: FaceKeypoints {
+                right_eye: f(k.right_eye),
+                left_eye: f(k.left_eye),
+                nose_tip: f(k.nose_tip),
+                mouth: f(k.mouth),
+                right_ear: f(k.right_ear),
+                left_ear: f(k.left_ear),
+            },
+            score: d.score,
+        }
+    }
+
+    fn run_iris(&mut self, mat: &Mat, to_rgb: Option<i32>) -> Result<Option<[EyeLandmarks; 2]>> {
+        let Some(state) = &self.state else {
+            return Ok(None);
+        };
+        let rois = state.rois;
+        let mut out = self.iris.run(mat, &rois, to_rgb)?;
+        if out.len() != 2 || !plausible(&out[0], &rois[0]) || !plausible(&out[1], &rois[1]) {
+            return Ok(None);
+        }
+        let right = out.pop();
+        let left = out.pop();
+        Ok(left.zip(right).map(|(l, r)| [l, r]))
+    }
+
+    fn no_face(&mut self, frame: &Frame<'_>) -> FrameResult {
+        self.head.reset();
+        if let Some(s) = self.smooth.as_mut() {
+            s.reset();
+        }
+        let blink = self.blink.update(frame.timestamp_ms(), None);
+        FrameResult {
             timestamp_ms: frame.timestamp_ms(),
             width: frame.width(),
             height: frame.height(),
             direction: Direction::NoFace,
-            attention: AttentionEvidence::default(),
+            blink,
+            attention: AttentionEvidence {
+                face_present: false,
+                ..AttentionEvidence::default()
+            },
+            detected: true,
             ..FrameResult::default()
-        })
+        }
+    }
+
+    fn finish(
+        &mut self,
+        frame: &Frame<'_>,
+        t: f64,
+        left_img: EyeLandmarks,
+        right_img: EyeLandmarks,
+        detected_now: bool,
+    ) -> FrameResult {
+        // Image-left eye = subject's right eye (unmirrored frame).
+        let right_eye: Eye = left_img.to_eye();
+        let left_eye: Eye = right_img.to_eye();
+        let face = match self.state.as_mut() {
+            Some(s) => {
+                s.rois = [
+                    EyeRoi::from_corners(right_eye.corners.outer, right_eye.corners.inner, false),
+                    EyeRoi::from_corners(left_eye.corners.inner, left_eye.corners.outer, true),
+                ];
+                if detected_now {
+                    s.anchor = (s.rois[0].center, s.rois[1].center);
+                    s.frames_since_detect = 0;
+                } else {
+                    s.frames_since_detect += 1;
+                }
+                let s = s.clone();
+                self.face_now(&s)
+            }
+            None => Face::default(),
+        };
+        let (w, h) = (frame.width(), frame.height());
+        let head_pose: Option<HeadPose> = self
+            .head
+            .estimate(
+                &PosePoints {
+                    right_outer: right_eye.corners.outer,
+                    right_inner: right_eye.corners.inner,
+                    left_inner: left_eye.corners.inner,
+                    left_outer: left_eye.corners.outer,
+                    nose: face.keypoints.nose_tip,
+                    mouth: face.keypoints.mouth,
+                },
+                w,
+                h,
+            )
+            .ok();
+        let eye_feats: [EyeGaze; 2] = [gaze::eye_gaze(&right_eye), gaze::eye_gaze(&left_eye)];
+        let openness = (right_eye.openness * eye_feats[0].weight.max(1e-3)
+            + left_eye.openness * eye_feats[1].weight.max(1e-3))
+            / (eye_feats[0].weight.max(1e-3) + eye_feats[1].weight.max(1e-3));
+        let blink = self.blink.update(t, Some(openness));
+        let fused = gaze::fuse(&eye_feats, head_pose.as_ref());
+        let cfg = self.config.direction;
+        let head_away = head_pose
+            .map(|p| {
+                p.yaw_deg.abs() > cfg.head_away_yaw_deg
+                    || p.pitch_deg.abs() > cfg.head_away_pitch_deg
+            })
+            .unwrap_or(false);
+        let gaze = fused.map(|g| {
+            let (mut hz, mut vt, mut yaw, mut pitch) =
+                (g.horizontal, g.vertical, g.yaw_deg, g.pitch_deg);
+            if let Some(s) = self.smooth.as_mut() {
+                hz = s.h.filter(t, hz as f64) as f32;
+                vt = s.v.filter(t, vt as f64) as f32;
+                yaw = s.yaw.filter(t, yaw as f64) as f32;
+                pitch = s.pitch.filter(t, pitch as f64) as f32;
+            }
+            let features = GazeFeatures {
+                yaw_deg: yaw as f64,
+                pitch_deg: pitch as f64,
+                horizontal: hz as f64,
+                vertical: vt as f64,
+                head_yaw_deg: head_pose.map(|p| p.yaw_deg as f64).unwrap_or(0.0),
+                head_pitch_deg: head_pose.map(|p| p.pitch_deg as f64).unwrap_or(0.0),
+            };
+            let screen = self.calibration.as_ref().and_then(|c| c.predict(&features));
+            let cal_size = self
+                .calibration
+                .as_ref()
+                .map(|c| (c.screen_width, c.screen_height));
+            let mut dir = gaze::direction(
+                &cfg,
+                yaw,
+                pitch,
+                screen.zip(cal_size).map(|(p, (sw, sh))| (p, sw, sh)),
+            );
+            if head_away {
+                dir = Direction::Away;
+            }
+            if blink.closed {
+                dir = Direction::Closed;
+            }
+            let open = ((openness - 0.08) / 0.12).clamp(0.0, 1.0);
+            let frontal = 1.0
+                - ((head_pose.map(|p| p.yaw_deg.abs()).unwrap_or(0.0) - 20.0) / 30.0)
+                    .clamp(0.0, 1.0);
+            let agree = 1.0 - (g.disagreement / 0.8).clamp(0.0, 1.0);
+            let confidence =
+                (face.score.clamp(0.0, 1.0) * open * frontal * (0.5 + 0.5 * agree)).clamp(0.0, 1.0);
+            Gaze {
+                horizontal: hz,
+                vertical: vt,
+                yaw_deg: yaw,
+                pitch_deg: pitch,
+                direction: dir,
+                screen,
+                confidence,
+            }
+        });
+        let direction = gaze.map(|g| g.direction).unwrap_or(Direction::Center);
+        let gaze_off_screen = match (gaze.and_then(|g| g.screen), self.calibration.as_ref()) {
+            (Some(p), Some(c)) => {
+                p.x < -0.1 * c.screen_width
+                    || p.x > 1.1 * c.screen_width
+                    || p.y < -0.1 * c.screen_height
+                    || p.y > 1.1 * c.screen_height
+            }
+            _ => gaze
+                .map(|g| {
+                    g.yaw_deg.abs() > cfg.off_screen_yaw_deg
+                        || (g.pitch_deg - cfg.down_deg / 2.0).abs() > cfg.off_screen_pitch_deg
+                })
+                .unwrap_or(false),
+        };
+        FrameResult {
+            timestamp_ms: t,
+            width: w,
+            height: h,
+            face: Some(face),
+            left_eye: Some(left_eye),
+            right_eye: Some(right_eye),
+            head_pose,
+            gaze,
+            direction,
+            blink,
+            attention: AttentionEvidence {
+                face_present: true,
+                eyes_closed: blink.closed,
+                head_away,
+                gaze_off_screen,
+            },
+            detected: detected_now,
+        }
     }
 }

@@ -1,0 +1,264 @@
+//! Eye crops and the MediaPipe Iris landmark model: a rotated square crop around each eye,
+//! resized to 64×64 RGB in [0, 1]; the image-right eye is mirrored so both look like the
+//! eye the model was trained on. Outputs (71 contour/brow points and 5 iris points, in crop
+//! pixels) are mapped back to image coordinates through the inverse of the crop transform.
+
+use crate::error::{GazeError, Result};
+use crate::models::{IRIS_LANDMARK_ONNX, load_net};
+use crate::result::{Eye, EyeCorners, Point};
+use opencv::core::{self, Mat, Scalar, Size, Vector};
+use opencv::dnn::{self, Net};
+use opencv::imgproc;
+use opencv::prelude::*;
+use std::path::PathBuf;
+
+const INPUT: i32 = 64;
+const CONTOUR_POINTS: usize = 71;
+const IRIS_POINTS: usize = 5;
+
+/// Contour index of the outer eye corner.
+pub const OUTER_CORNER: usize = 0;
+/// Contour index of the inner eye corner.
+pub const INNER_CORNER: usize = 8;
+/// Contour indices of (upper lid, lower lid) pairs, outer → inner.
+pub const LID_PAIRS: [(usize, usize); 3] = [(10, 2), (12, 4), (14, 6)];
+
+/// A rotated square region around one eye.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EyeRoi {
+    /// Centre in image pixels.
+    pub center: Point,
+    /// Side length in image pixels.
+    pub size: f32,
+    /// Rotation of the eye's corner axis (radians, image coordinates, y down).
+    pub angle: f32,
+    /// Mirror horizontally (true for the eye on the image's right side).
+    pub flip: bool,
+}
+
+impl EyeRoi {
+    /// MediaPipe's convention: a square 2.3 times the corner distance, aligned with the corners.
+    /// `a` is the corner on the image's left, `b` the one on the image's right.
+    pub fn from_corners(a: Point, b: Point, flip: bool) -> Self {
+        EyeRoi {
+            center: a.mid(b),
+            size: a.dist(b) * 2.3,
+            angle: (b.y - a.y).atan2(b.x - a.x),
+            flip,
+        }
+    }
+
+    /// Forward transform image → crop as a 2×3 matrix (pixel-index coordinates).
+    fn forward(&self) -> [[f64; 3]; 2] {
+        let k = INPUT as f64 / self.size.max(1e-3) as f64;
+        let (s, c) = (self.angle as f64).sin_cos();
+        let f = if self.flip { -1.0 } else { 1.0 };
+        // A = F * k * R(-angle)
+        let a = [[f * k * c, f * k * s], [-k * s, k * c]];
+        let half = (INPUT as f64 - 1.0) / 2.0;
+        let (cx, cy) = (self.center.x as f64, self.center.y as f64);
+        [
+            [a[0][0], a[0][1], half - (a[0][0] * cx + a[0][1] * cy)],
+            [a[1][0], a[1][1], half - (a[1][0] * cx + a[1][1] * cy)],
+        ]
+    }
+
+    /// Maps a model output (crop pixels, continuous coordinates 0..64) to the image.
+    pub fn to_image(&self, u: f32, v: f32) -> Point {
+        let k = self.size as f64 / INPUT as f64;
+        let (s, c) = (self.angle as f64).sin_cos();
+        let f = if self.flip { -1.0 } else { 1.0 };
+        let du = f * (u as f64 - INPUT as f64 / 2.0);
+        let dv = v as f64 - INPUT as f64 / 2.0;
+        Point::new(
+            (self.center.x as f64 + k * (c * du - s * dv)) as f32,
+            (self.center.y as f64 + k * (s * du + c * dv)) as f32,
+        )
+    }
+}
+
+/// Raw model output for one eye, mapped to image pixels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EyeLandmarks {
+    /// 71 contour and brow points.
+    pub contour: Vec<Point>,
+    /// Iris centre and 4 edge points.
+    pub iris: Vec<Point>,
+}
+
+impl EyeLandmarks {
+    /// Derives the eye geometry (corners, lids, openness, iris centre and radius).
+    pub fn to_eye(&self) -> Eye {
+        let c = &self.contour;
+        let outer = c[OUTER_CORNER];
+        let inner = c[INNER_CORNER];
+        let width = outer.dist(inner).max(1e-3);
+        let lid_gap: f32 =
+            LID_PAIRS.iter().map(|&(u, l)| c[u].dist(c[l])).sum::<f32>() / LID_PAIRS.len() as f32;
+        let center = self.iris[0];
+        let radius =
+            self.iris[1..].iter().map(|p| p.dist(center)).sum::<f32>() / (IRIS_POINTS - 1) as f32;
+        Eye {
+            center,
+            radius,
+            iris: self.iris.clone(),
+            corners: EyeCorners { outer, inner },
+            upper_lid: c[LID_PAIRS[1].0],
+            lower_lid: c[LID_PAIRS[1].1],
+            openness: lid_gap / width,
+            landmarks: c.clone(),
+        }
+    }
+}
+
+/// The iris landmark network with reusable buffers.
+pub struct IrisModel {
+    net: Net,
+    crops: Vector<Mat>,
+    scratch: Mat,
+    out_names: Vector<String>,
+    outputs: Vector<Mat>,
+    batched: bool,
+}
+
+impl IrisModel {
+    /// Loads the model (embedded unless `path` is given).
+    pub fn new(path: Option<&PathBuf>) -> Result<Self> {
+        let net = load_net("iris_landmark", IRIS_LANDMARK_ONNX, path)?;
+        let mut out_names = Vector::<String>::new();
+        out_names.push("output_eyes_contours_and_brows");
+        out_names.push("output_iris");
+        Ok(IrisModel {
+            net,
+            crops: Vector::new(),
+            scratch: Mat::default(),
+            out_names,
+            outputs: Vector::new(),
+            batched: true,
+        })
+    }
+
+    fn crop(&mut self, image: &Mat, roi: &EyeRoi, to_rgb: Option<i32>) -> Result<Mat> {
+        let m = Mat::from_slice_2d(&roi.forward())?;
+        imgproc::warp_affine(
+            image,
+            &mut self.scratch,
+            &m,
+            Size::new(INPUT, INPUT),
+            imgproc::INTER_LINEAR,
+            core::BORDER_REPLICATE,
+            Scalar::default(),
+        )?;
+        match to_rgb {
+            Some(code) => {
+                let mut rgb = Mat::default();
+                imgproc::cvt_color_def(&self.scratch, &mut rgb, code)?;
+                Ok(rgb)
+            }
+            None => Ok(self.scratch.try_clone()?),
+        }
+    }
+
+    fn forward(&mut self, n: usize) -> Result<(Vec<f32>, Vec<f32>)> {
+        let blob = dnn::blob_from_images(
+            &self.crops,
+            1.0 / 255.0,
+            Size::new(INPUT, INPUT),
+            Scalar::default(),
+            false,
+            false,
+            core::CV_32F,
+        )?;
+        self.net.set_input(&blob, "", 1.0, Scalar::default())?;
+        self.net.forward(&mut self.outputs, &self.out_names)?;
+        let contour = self.outputs.get(0)?.data_typed::<f32>()?.to_vec();
+        let iris = self.outputs.get(1)?.data_typed::<f32>()?.to_vec();
+        if contour.len() != n * CONTOUR_POINTS * 3 || iris.len() != n * IRIS_POINTS * 3 {
+            return Err(GazeError::Model {
+                name: "iris_landmark",
+                message: format!(
+                    "unexpected output sizes {} and {} for batch {n}",
+                    contour.len(),
+                    iris.len()
+                ),
+            });
+        }
+        Ok((contour, iris))
+    }
+
+    /// Runs the model on each ROI of `image` — in one batch when the network allows it.
+    /// `to_rgb` converts the image's channel layout to RGB (`None`: already RGB).
+    pub fn run(
+        &mut self,
+        image: &Mat,
+        rois: &[EyeRoi],
+        to_rgb: Option<i32>,
+    ) -> Result<Vec<EyeLandmarks>> {
+        let mut crops = Vec::with_capacity(rois.len());
+        for roi in rois {
+            crops.push(self.crop(image, roi, to_rgb)?);
+        }
+        let mut results = Vec::with_capacity(rois.len());
+        let mut outputs: Vec<(Vec<f32>, Vec<f32>)> = Vec::new();
+        if self.batched && rois.len() > 1 {
+            self.crops.clear();
+            for c in &crops {
+                self.crops.push(c.clone());
+            }
+            match self.forward(rois.len()) {
+                Ok((contour, iris)) => {
+                    for i in 0..rois.len() {
+                        outputs.push((
+                            contour[i * CONTOUR_POINTS * 3..(i + 1) * CONTOUR_POINTS * 3].to_vec(),
+                            iris[i * IRIS_POINTS * 3..(i + 1) * IRIS_POINTS * 3].to_vec(),
+                        ));
+                    }
+                }
+                Err(_) => self.batched = false,
+            }
+        }
+        if outputs.is_empty() {
+            for c in crops {
+                self.crops.clear();
+                self.crops.push(c);
+                outputs.push(self.forward(1)?);
+            }
+        }
+        for (roi, (contour, iris)) in rois.iter().zip(outputs) {
+            let map = |v: &[f32], n: usize| -> Vec<Point> {
+                (0..n)
+                    .map(|i| roi.to_image(v[i * 3], v[i * 3 + 1]))
+                    .collect()
+            };
+            results.push(EyeLandmarks {
+                contour: map(&contour, CONTOUR_POINTS),
+                iris: map(&iris, IRIS_POINTS),
+            });
+        }
+        Ok(results)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crop_transform_round_trips() {
+        for flip in [false, true] {
+            let roi = EyeRoi {
+                center: Point::new(200.0, 150.0),
+                size: 40.0,
+                angle: 0.3,
+                flip,
+            };
+            let m = roi.forward();
+            let p = Point::new(210.0, 140.0);
+            // image → crop index coords → continuous → back to image
+            let u = m[0][0] * p.x as f64 + m[0][1] * p.y as f64 + m[0][2];
+            let v = m[1][0] * p.x as f64 + m[1][1] * p.y as f64 + m[1][2];
+            let q = roi.to_image(u as f32 + 0.5, v as f32 + 0.5);
+            assert!(p.dist(q) < 1e-3, "{flip}: {p:?} vs {q:?}");
+        }
+    }
+}
