@@ -1,1 +1,31 @@
-//! Users, sessions, reports and live timelines for gaze (filled in by the store issue).
+//! Users, sessions, reports and live timelines for gaze.
+//!
+//! One async [`Store`] trait with three backends of identical semantics:
+//!
+//! | URL | backend |
+//! | --- | --- |
+//! | `memory://` | [`MemoryStore`]: in-process, **not persistent** |
+//! | `redis://host:port[/db]` | [`RedisStore`] on one Redis server (ConnectionManager) |
+//! | `redis+cluster://h1:p1,h2:p2,h3:p3` | [`RedisStore`] on a Redis Cluster |
+//!
+//! The server calls [`connect`] (or [`connect_with`]) once and shares the `Arc<dyn Store>`.
+//! See `README.md` for the Redis key schema, the persistence settings the project
+//! recommends and the checkpoint/resume flow; [`testing`] starts real `redis-server`s for
+//! integration tests.
+
+mod config;
+mod connect;
+mod crypto;
+mod error;
+mod memory;
+mod store;
+mod types;
+mod validate;
+
+pub use async_trait::async_trait;
+pub use config::*;
+pub use connect::{connect, connect_with};
+pub use error::{Result, StoreError};
+pub use memory::MemoryStore;
+pub use store::{Backend, LiveFeed, Store};
+pub use types::*;

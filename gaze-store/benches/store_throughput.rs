@@ -1,0 +1,3 @@
+//! Store throughput bench (filled in with the Redis backend).
+
+fn main() {}

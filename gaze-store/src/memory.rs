@@ -1,0 +1,493 @@
+//! [`MemoryStore`]: the in-process backend.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use gaze_core::{Calibration, SessionReport, TimelineSegment};
+use tokio::sync::broadcast;
+
+use crate::config::StoreConfig;
+use crate::crypto;
+use crate::error::{Result, StoreError};
+use crate::store::{Backend, LiveFeed, Store};
+use crate::types::*;
+use crate::validate;
+
+/// Capacity of each session's in-memory broadcast channel.
+const LIVE_CAPACITY: usize = 256;
+
+struct UserRec {
+    user: User,
+    phc: String,
+    calibration: Option<Calibration>,
+    /// Index members (`<ts hex>:<session id>`) of the user's sessions.
+    sessions: BTreeSet<String>,
+    /// Hashes of the user's tokens.
+    tokens: HashSet<String>,
+}
+
+struct SessRec {
+    record: SessionRecord,
+    timeline: VecDeque<TimelineSegment>,
+}
+
+struct TokenRec {
+    hash: String,
+    user_id: String,
+    expires_at_ms: i64,
+}
+
+#[derive(Default)]
+struct Inner {
+    users: HashMap<String, UserRec>,
+    usernames: HashMap<String, String>,
+    emails: HashMap<String, String>,
+    sessions: HashMap<String, SessRec>,
+    all: BTreeSet<String>,
+    live: BTreeSet<String>,
+    tokens: HashMap<String, TokenRec>,
+}
+
+/// In-process store with the same semantics as [`RedisStore`](crate::RedisStore).
+///
+/// **Not persistent**: everything is lost when the process exits, and two processes never
+/// share data. Use it for embedding, demos and tests; use Redis for anything that must
+/// survive a restart or be shared between server instances.
+pub struct MemoryStore {
+    cfg: StoreConfig,
+    inner: Mutex<Inner>,
+    live: Mutex<HashMap<String, broadcast::Sender<String>>>,
+    dummy_hash: Arc<OnceLock<String>>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore").finish_non_exhaustive()
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new(StoreConfig::default())
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new(cfg: StoreConfig) -> Self {
+        MemoryStore {
+            cfg,
+            inner: Mutex::new(Inner::default()),
+            live: Mutex::new(HashMap::new()),
+            dummy_hash: Arc::new(OnceLock::new()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-applied update (every update
+        // validates first and mutates last), so a poisoned lock is still consistent.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Inner {
+    fn user(&self, id: &str) -> Result<&UserRec> {
+        self.users
+            .get(id)
+            .ok_or_else(|| StoreError::not_found("user"))
+    }
+
+    fn session_mut(&mut self, id: &str) -> Result<&mut SessRec> {
+        self.sessions
+            .get_mut(id)
+            .ok_or_else(|| StoreError::not_found("session"))
+    }
+
+    fn page(
+        &self,
+        index: &BTreeSet<String>,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Page<SessionRecord> {
+        let iter: Box<dyn Iterator<Item = &String>> = match cursor {
+            Some(c) => Box::new(
+                index
+                    .range::<str, _>((std::ops::Bound::Unbounded, std::ops::Bound::Excluded(c)))
+                    .rev(),
+            ),
+            None => Box::new(index.iter().rev()),
+        };
+        let mut items = Vec::with_capacity(limit);
+        let mut last = None;
+        let mut more = false;
+        for m in iter {
+            if items.len() == limit {
+                more = true;
+                break;
+            }
+            let Ok(sid) = validate::index_member(m) else {
+                continue;
+            };
+            if let Some(s) = self.sessions.get(sid) {
+                items.push(s.record.clone());
+                last = Some(m.clone());
+            }
+        }
+        Page {
+            items,
+            next_cursor: if more { last } else { None },
+        }
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    fn backend(&self) -> Backend {
+        Backend::Memory
+    }
+
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn create_user(&self, new: NewUser) -> Result<User> {
+        validate::new_user(&new)?;
+        let uname = validate::fold(&new.username);
+        let email = new.email.as_deref().map(validate::fold);
+        {
+            let g = self.lock();
+            if g.usernames.contains_key(&uname) {
+                return Err(StoreError::Conflict("username taken".into()));
+            }
+        }
+        let phc = crypto::hash_password_async(new.password, self.cfg.password).await?;
+        let mut g = self.lock();
+        if g.usernames.contains_key(&uname) {
+            return Err(StoreError::Conflict("username taken".into()));
+        }
+        if let Some(e) = &email {
+            if g.emails.contains_key(e) {
+                return Err(StoreError::Conflict("email taken".into()));
+            }
+        }
+        let mut id = crypto::new_id();
+        while g.users.contains_key(&id) {
+            id = crypto::new_id();
+        }
+        let user = User {
+            id: id.clone(),
+            username: new.username,
+            email: new.email,
+            created_at_ms: crypto::now_ms(),
+        };
+        g.usernames.insert(uname, id.clone());
+        if let Some(e) = email {
+            g.emails.insert(e, id.clone());
+        }
+        g.users.insert(
+            id,
+            UserRec {
+                user: user.clone(),
+                phc,
+                calibration: None,
+                sessions: BTreeSet::new(),
+                tokens: HashSet::new(),
+            },
+        );
+        Ok(user)
+    }
+
+    async fn get_user(&self, user_id: &str) -> Result<User> {
+        validate::user_id(user_id)?;
+        Ok(self.lock().user(user_id)?.user.clone())
+    }
+
+    async fn get_user_by_username(&self, username: &str) -> Result<User> {
+        let g = self.lock();
+        let id = g
+            .usernames
+            .get(&validate::fold(username))
+            .ok_or_else(|| StoreError::not_found("user"))?;
+        Ok(g.user(id)?.user.clone())
+    }
+
+    async fn verify_password(&self, username: &str, password: &str) -> Result<User> {
+        let found = {
+            let g = self.lock();
+            g.usernames
+                .get(&validate::fold(username))
+                .and_then(|id| g.users.get(id))
+                .map(|u| (u.user.clone(), u.phc.clone()))
+        };
+        let (user, phc) = match found {
+            Some((u, p)) => (Some(u), Some(p)),
+            None => (None, None),
+        };
+        let ok = crypto::verify_password_async(
+            password.to_owned(),
+            phc,
+            self.dummy_hash.clone(),
+            self.cfg.password,
+        )
+        .await?;
+        match user {
+            Some(u) if ok => Ok(u),
+            _ => Err(StoreError::Unauthorized),
+        }
+    }
+
+    async fn set_calibration(&self, user_id: &str, calibration: &Calibration) -> Result<()> {
+        validate::user_id(user_id)?;
+        validate::blob("calibration", &serde_json::to_string(calibration)?)?;
+        let mut g = self.lock();
+        let u = g
+            .users
+            .get_mut(user_id)
+            .ok_or_else(|| StoreError::not_found("user"))?;
+        u.calibration = Some(calibration.clone());
+        Ok(())
+    }
+
+    async fn get_calibration(&self, user_id: &str) -> Result<Option<Calibration>> {
+        validate::user_id(user_id)?;
+        Ok(self.lock().user(user_id)?.calibration.clone())
+    }
+
+    async fn delete_user(&self, user_id: &str) -> Result<()> {
+        validate::user_id(user_id)?;
+        let mut g = self.lock();
+        let rec = g
+            .users
+            .remove(user_id)
+            .ok_or_else(|| StoreError::not_found("user"))?;
+        g.usernames.remove(&validate::fold(&rec.user.username));
+        if let Some(e) = &rec.user.email {
+            g.emails.remove(&validate::fold(e));
+        }
+        for m in &rec.sessions {
+            g.all.remove(m);
+            g.live.remove(m);
+            if let Ok(sid) = validate::index_member(m) {
+                g.sessions.remove(sid);
+            }
+        }
+        for h in &rec.tokens {
+            g.tokens.remove(h);
+        }
+        Ok(())
+    }
+
+    async fn create_session(&self, new: NewSession) -> Result<SessionRecord> {
+        validate::new_session(&new)?;
+        let mut g = self.lock();
+        g.user(&new.owner)?;
+        let mut id = format!("{}-{}", new.owner, crypto::new_id());
+        while g.sessions.contains_key(&id) {
+            id = format!("{}-{}", new.owner, crypto::new_id());
+        }
+        let record = SessionRecord {
+            id: id.clone(),
+            owner: new.owner.clone(),
+            source: new.source,
+            started_at_ms: new.started_at_ms,
+            status: SessionStatus::Live,
+            checkpoint_seq: 0,
+            last_checkpoint_ms: None,
+            report: None,
+            state: None,
+            ended_at_ms: None,
+        };
+        let member = validate::index_member_for(new.started_at_ms, &id);
+        if let Some(u) = g.users.get_mut(&new.owner) {
+            u.sessions.insert(member.clone());
+        }
+        g.all.insert(member.clone());
+        g.live.insert(member);
+        g.sessions.insert(
+            id,
+            SessRec {
+                record: record.clone(),
+                timeline: VecDeque::new(),
+            },
+        );
+        Ok(record)
+    }
+
+    async fn checkpoint(
+        &self,
+        session_id: &str,
+        checkpoint: Checkpoint,
+    ) -> Result<CheckpointOutcome> {
+        validate::session_id(session_id)?;
+        validate::checkpoint(&checkpoint)?;
+        validate::blob("state", &serde_json::to_string(&checkpoint.state)?)?;
+        validate::blob("report", &serde_json::to_string(&checkpoint.report)?)?;
+        let cap = self.cfg.max_timeline_len;
+        let mut g = self.lock();
+        let s = g.session_mut(session_id)?;
+        if s.record.status == SessionStatus::Ended {
+            return Err(StoreError::Conflict("session has ended".into()));
+        }
+        if checkpoint.seq <= s.record.checkpoint_seq {
+            return Ok(CheckpointOutcome::Duplicate);
+        }
+        s.record.checkpoint_seq = checkpoint.seq;
+        s.record.last_checkpoint_ms = Some(checkpoint.at_ms);
+        s.record.report = Some(checkpoint.report);
+        s.record.state = Some(checkpoint.state);
+        s.timeline.extend(checkpoint.segments);
+        while s.timeline.len() > cap {
+            s.timeline.pop_front();
+        }
+        Ok(CheckpointOutcome::Applied)
+    }
+
+    async fn end_session(&self, session_id: &str, report: SessionReport) -> Result<SessionRecord> {
+        validate::session_id(session_id)?;
+        validate::blob("report", &serde_json::to_string(&report)?)?;
+        let mut g = self.lock();
+        let s = g.session_mut(session_id)?;
+        if s.record.status == SessionStatus::Ended {
+            return Err(StoreError::Conflict("session has already ended".into()));
+        }
+        s.record.status = SessionStatus::Ended;
+        s.record.report = Some(report);
+        s.record.state = None;
+        s.record.ended_at_ms = Some(crypto::now_ms());
+        let record = s.record.clone();
+        let member = validate::index_member_for(record.started_at_ms, &record.id);
+        g.live.remove(&member);
+        Ok(record)
+    }
+
+    async fn get_session(&self, session_id: &str) -> Result<SessionRecord> {
+        validate::session_id(session_id)?;
+        Ok(self.lock().session_mut(session_id)?.record.clone())
+    }
+
+    async fn get_timeline(&self, session_id: &str) -> Result<Vec<TimelineSegment>> {
+        validate::session_id(session_id)?;
+        Ok(self
+            .lock()
+            .session_mut(session_id)?
+            .timeline
+            .iter()
+            .copied()
+            .collect())
+    }
+
+    async fn list_sessions(&self, page: PageRequest) -> Result<Page<SessionRecord>> {
+        let limit = validate::page(&page)?;
+        let g = self.lock();
+        Ok(g.page(&g.all, limit, page.cursor.as_deref()))
+    }
+
+    async fn list_user_sessions(
+        &self,
+        user_id: &str,
+        page: PageRequest,
+    ) -> Result<Page<SessionRecord>> {
+        validate::user_id(user_id)?;
+        let limit = validate::page(&page)?;
+        let g = self.lock();
+        let u = g.user(user_id)?;
+        Ok(g.page(&u.sessions, limit, page.cursor.as_deref()))
+    }
+
+    async fn list_live_sessions(&self, page: PageRequest) -> Result<Page<SessionRecord>> {
+        let limit = validate::page(&page)?;
+        let g = self.lock();
+        Ok(g.page(&g.live, limit, page.cursor.as_deref()))
+    }
+
+    async fn issue_token(&self, user_id: &str, ttl: Duration) -> Result<IssuedToken> {
+        validate::user_id(user_id)?;
+        validate::token_ttl(ttl)?;
+        let token = crypto::new_token();
+        let hash = crypto::token_hash(&token);
+        let now = crypto::now_ms();
+        let expires_at_ms = now + ttl.as_millis() as i64;
+        let mut g = self.lock();
+        let Inner { users, tokens, .. } = &mut *g;
+        let u = users
+            .get_mut(user_id)
+            .ok_or_else(|| StoreError::not_found("user"))?;
+        // Drop this user's expired tokens so the index stays small.
+        u.tokens
+            .retain(|h| tokens.get(h).is_some_and(|t| t.expires_at_ms > now));
+        tokens.retain(|_, t| t.expires_at_ms > now || t.user_id != user_id);
+        u.tokens.insert(hash.clone());
+        tokens.insert(
+            hash.clone(),
+            TokenRec {
+                hash,
+                user_id: user_id.to_owned(),
+                expires_at_ms,
+            },
+        );
+        Ok(IssuedToken {
+            token,
+            user_id: user_id.to_owned(),
+            expires_at_ms,
+        })
+    }
+
+    async fn resolve_token(&self, token: &str) -> Result<User> {
+        if !crypto::token_well_formed(token) {
+            return Err(StoreError::Unauthorized);
+        }
+        let hash = crypto::token_hash(token);
+        let g = self.lock();
+        let t = g.tokens.get(&hash).ok_or(StoreError::Unauthorized)?;
+        if !crypto::ct_eq(&t.hash, &hash) || t.expires_at_ms <= crypto::now_ms() {
+            return Err(StoreError::Unauthorized);
+        }
+        g.users
+            .get(&t.user_id)
+            .map(|u| u.user.clone())
+            .ok_or(StoreError::Unauthorized)
+    }
+
+    async fn revoke_token(&self, token: &str) -> Result<()> {
+        if !crypto::token_well_formed(token) {
+            return Ok(());
+        }
+        let hash = crypto::token_hash(token);
+        let mut g = self.lock();
+        if let Some(t) = g.tokens.remove(&hash) {
+            if let Some(u) = g.users.get_mut(&t.user_id) {
+                u.tokens.remove(&hash);
+            }
+        }
+        Ok(())
+    }
+
+    async fn publish_live(&self, session_id: &str, message: &str) -> Result<usize> {
+        validate::session_id(session_id)?;
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(tx) = live.get(session_id) else {
+            return Ok(0);
+        };
+        match tx.send(message.to_owned()) {
+            Ok(n) => Ok(n),
+            Err(_) => {
+                live.remove(session_id);
+                Ok(0)
+            }
+        }
+    }
+
+    async fn subscribe_live(&self, session_id: &str) -> Result<LiveFeed> {
+        validate::session_id(session_id)?;
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget channels whose subscribers are all gone.
+        live.retain(|_, tx| tx.receiver_count() > 0);
+        let rx = live
+            .entry(session_id.to_owned())
+            .or_insert_with(|| broadcast::channel(LIVE_CAPACITY).0)
+            .subscribe();
+        Ok(LiveFeed::from_broadcast(rx))
+    }
+}

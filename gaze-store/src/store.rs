@@ -1,0 +1,195 @@
+//! The backend-independent [`Store`] trait and the live feed handle.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use gaze_core::{Calibration, SessionReport, TimelineSegment};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::error::Result;
+use crate::types::*;
+
+/// Which backend a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// In-process, non-persistent ([`MemoryStore`](crate::MemoryStore)).
+    Memory,
+    /// One Redis server ([`RedisStore`](crate::RedisStore)).
+    Redis,
+    /// A Redis Cluster ([`RedisStore`](crate::RedisStore) over a cluster client).
+    RedisCluster,
+}
+
+/// Users, sessions, reports, live timelines and login tokens.
+///
+/// All backends have the same semantics; one conformance suite (`tests/`) runs against each.
+/// Every method is cancel-safe in the sense that a dropped future never leaves a partial
+/// record: multi-key updates are applied atomically by the backend.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which backend this is.
+    fn backend(&self) -> Backend;
+
+    /// Round-trip to the backend; `Unavailable` when it cannot be reached.
+    async fn ping(&self) -> Result<()>;
+
+    // ---- users -------------------------------------------------------------------------
+
+    /// Registers a user. `Conflict` if the username (case-insensitive) or email is taken,
+    /// `Invalid` if a limit is broken. The password is hashed with argon2id.
+    async fn create_user(&self, new: NewUser) -> Result<User>;
+
+    /// User by id; `NotFound` if absent.
+    async fn get_user(&self, user_id: &str) -> Result<User>;
+
+    /// User by username (case-insensitive); `NotFound` if absent.
+    async fn get_user_by_username(&self, username: &str) -> Result<User>;
+
+    /// Checks a username/password pair. `Unauthorized` for an unknown user or a wrong
+    /// password (indistinguishable, similar timing).
+    async fn verify_password(&self, username: &str, password: &str) -> Result<User>;
+
+    /// Stores (replaces) the user's calibration.
+    async fn set_calibration(&self, user_id: &str, calibration: &Calibration) -> Result<()>;
+
+    /// The user's calibration, `None` if never set; `NotFound` if the user does not exist.
+    async fn get_calibration(&self, user_id: &str) -> Result<Option<Calibration>>;
+
+    /// Deletes the user with everything they own: sessions, timelines, calibration, tokens,
+    /// username/email reservations. `NotFound` if absent.
+    async fn delete_user(&self, user_id: &str) -> Result<()>;
+
+    // ---- sessions ----------------------------------------------------------------------
+
+    /// Creates a live session for an existing user (`NotFound` otherwise).
+    async fn create_session(&self, new: NewSession) -> Result<SessionRecord>;
+
+    /// Atomically stores a checkpoint of a live session: running report, resume state, and
+    /// new timeline segments (appended; the stored timeline is capped, oldest dropped).
+    /// `Conflict` if the session has ended; `Duplicate` if `seq` was already applied.
+    async fn checkpoint(
+        &self,
+        session_id: &str,
+        checkpoint: Checkpoint,
+    ) -> Result<CheckpointOutcome>;
+
+    /// Ends a live session with its final report (its `timeline` is stored as given).
+    /// `Conflict` if it already ended.
+    async fn end_session(&self, session_id: &str, report: SessionReport) -> Result<SessionRecord>;
+
+    /// One session; `NotFound` if absent.
+    async fn get_session(&self, session_id: &str) -> Result<SessionRecord>;
+
+    /// The session's checkpointed timeline, oldest first.
+    async fn get_timeline(&self, session_id: &str) -> Result<Vec<TimelineSegment>>;
+
+    /// All sessions, newest first (by `started_at_ms`, then id).
+    async fn list_sessions(&self, page: PageRequest) -> Result<Page<SessionRecord>>;
+
+    /// One user's sessions, newest first. `NotFound` if the user does not exist.
+    async fn list_user_sessions(
+        &self,
+        user_id: &str,
+        page: PageRequest,
+    ) -> Result<Page<SessionRecord>>;
+
+    /// Sessions not yet ended, newest first: after a restart the server resumes or
+    /// finalises these.
+    async fn list_live_sessions(&self, page: PageRequest) -> Result<Page<SessionRecord>>;
+
+    // ---- tokens ------------------------------------------------------------------------
+
+    /// Issues a login token for an existing user, valid for `ttl` (≤ 90 days).
+    async fn issue_token(&self, user_id: &str, ttl: Duration) -> Result<IssuedToken>;
+
+    /// The user a token belongs to; `Unauthorized` if unknown, malformed, expired or revoked.
+    async fn resolve_token(&self, token: &str) -> Result<User>;
+
+    /// Revokes a token. Revoking an unknown token is not an error.
+    async fn revoke_token(&self, token: &str) -> Result<()>;
+
+    // ---- live fan-out ------------------------------------------------------------------
+
+    /// Publishes one live message (typically a JSON text) for a session to every subscriber,
+    /// on any server instance sharing this backend. Fire-and-forget: messages published while
+    /// nobody listens are dropped. Returns how many subscribers got it (on Redis: how many
+    /// connections, as reported by `PUBLISH`).
+    async fn publish_live(&self, session_id: &str, message: &str) -> Result<usize>;
+
+    /// Subscribes to a session's live messages. The subscription is established when this
+    /// returns, so a message published afterwards is received.
+    async fn subscribe_live(&self, session_id: &str) -> Result<LiveFeed>;
+}
+
+#[allow(dead_code)] // `Channel` is used by the Redis backend (next commit)
+enum FeedInner {
+    Broadcast(broadcast::Receiver<String>),
+    Channel {
+        rx: mpsc::Receiver<String>,
+        task: tokio::task::JoinHandle<()>,
+    },
+}
+
+/// A subscription to a session's live messages ([`Store::subscribe_live`]).
+/// Dropping it unsubscribes.
+pub struct LiveFeed {
+    inner: FeedInner,
+    missed: u64,
+}
+
+impl std::fmt::Debug for LiveFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveFeed")
+            .field("missed", &self.missed)
+            .finish()
+    }
+}
+
+impl LiveFeed {
+    pub(crate) fn from_broadcast(rx: broadcast::Receiver<String>) -> Self {
+        LiveFeed {
+            inner: FeedInner::Broadcast(rx),
+            missed: 0,
+        }
+    }
+
+    #[allow(dead_code)]
+    pub(crate) fn from_channel(
+        rx: mpsc::Receiver<String>,
+        task: tokio::task::JoinHandle<()>,
+    ) -> Self {
+        LiveFeed {
+            inner: FeedInner::Channel { rx, task },
+            missed: 0,
+        }
+    }
+
+    /// Next message, or `None` once the feed is closed. A slow reader skips messages rather
+    /// than blocking publishers (see [`LiveFeed::missed`]).
+    pub async fn recv(&mut self) -> Option<String> {
+        match &mut self.inner {
+            FeedInner::Broadcast(rx) => loop {
+                match rx.recv().await {
+                    Ok(m) => return Some(m),
+                    Err(broadcast::error::RecvError::Lagged(n)) => self.missed += n,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            },
+            FeedInner::Channel { rx, .. } => rx.recv().await,
+        }
+    }
+
+    /// Messages skipped because this reader was too slow (memory backend) — Redis drops
+    /// them server-side instead.
+    pub fn missed(&self) -> u64 {
+        self.missed
+    }
+}
+
+impl Drop for LiveFeed {
+    fn drop(&mut self) {
+        if let FeedInner::Channel { task, .. } = &self.inner {
+            task.abort();
+        }
+    }
+}

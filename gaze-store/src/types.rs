@@ -1,0 +1,154 @@
+//! Records exchanged with a [`Store`](crate::Store).
+
+use gaze_core::{SessionReport, TimelineSegment};
+use serde::{Deserialize, Serialize};
+
+/// A registered user. Never carries the password hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Opaque id (16 lowercase hex characters), assigned by the store.
+    pub id: String,
+    /// Username as registered (display case). Unique case-insensitively.
+    pub username: String,
+    /// Optional email, unique case-insensitively when present.
+    pub email: Option<String>,
+    /// Creation time, Unix epoch milliseconds.
+    pub created_at_ms: i64,
+}
+
+/// Input of [`Store::create_user`](crate::Store::create_user).
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// 3–32 characters of `[A-Za-z0-9_.-]`, starting with a letter or digit.
+    pub username: String,
+    /// 8–1024 bytes. Hashed with argon2id; never stored in clear.
+    pub password: String,
+    /// Optional email (≤ 254 bytes, one `@`, no whitespace).
+    pub email: Option<String>,
+}
+
+/// Lifecycle state of a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    /// Created, possibly checkpointed, not ended. After a server restart such a session can
+    /// be resumed (from its last checkpoint) or finalised with [`Store::end_session`](crate::Store::end_session).
+    Live,
+    /// Ended with its final report; no further checkpoints are accepted.
+    Ended,
+}
+
+/// Input of [`Store::create_session`](crate::Store::create_session).
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// Owner's user id; the user must exist.
+    pub owner: String,
+    /// Start time, Unix epoch milliseconds (0 ..= 2^53). Lists are ordered by it, newest first.
+    pub started_at_ms: i64,
+    /// Where the frames come from (free text ≤ 128 bytes, e.g. `"webcam"`, `"upload:clip.mp4"`).
+    pub source: String,
+}
+
+/// One session as stored (without its timeline; see [`Store::get_timeline`](crate::Store::get_timeline)).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// Session id, assigned by the store: `<owner id>-<16 hex>`.
+    pub id: String,
+    /// Owner's user id.
+    pub owner: String,
+    /// Free-text source given at creation.
+    pub source: String,
+    /// Start time (epoch ms) given at creation.
+    pub started_at_ms: i64,
+    /// Live or ended.
+    pub status: SessionStatus,
+    /// Sequence number of the last applied checkpoint (0 = none yet).
+    pub checkpoint_seq: u64,
+    /// `at_ms` of the last applied checkpoint, if any.
+    pub last_checkpoint_ms: Option<i64>,
+    /// Running report (from the last checkpoint) while live; the final report once ended.
+    pub report: Option<SessionReport>,
+    /// Opaque resume state from the last checkpoint (cleared when the session ends).
+    pub state: Option<serde_json::Value>,
+    /// When [`Store::end_session`](crate::Store::end_session) was called (store clock, epoch ms).
+    pub ended_at_ms: Option<i64>,
+}
+
+/// A periodic snapshot of a live session (the server sends one at least every 5 s).
+///
+/// Applying a checkpoint is atomic: the running report, the resume state and the new
+/// timeline segments are all stored, or none are.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Strictly increasing per session, starting at 1. A checkpoint whose `seq` is not greater
+    /// than the stored one is ignored ([`CheckpointOutcome::Duplicate`]), which makes retries
+    /// after a timeout safe.
+    pub seq: u64,
+    /// Time of the snapshot, epoch ms (server clock).
+    pub at_ms: i64,
+    /// Running accounting totals. Its `timeline` may be left empty: the segments go in
+    /// `segments` and are appended to the stored timeline.
+    pub report: SessionReport,
+    /// Timeline segments closed since the previous checkpoint (≤ 10 000 per checkpoint).
+    pub segments: Vec<TimelineSegment>,
+    /// Opaque state the server needs to resume its accounting (≤ 1 MiB as JSON).
+    pub state: serde_json::Value,
+}
+
+/// Result of [`Store::checkpoint`](crate::Store::checkpoint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckpointOutcome {
+    /// Stored.
+    Applied,
+    /// A checkpoint with this or a later `seq` was already stored; nothing changed.
+    Duplicate,
+}
+
+/// A page request for the session lists (newest first).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PageRequest {
+    /// Items wanted, 1 ..= [`MAX_PAGE_SIZE`](crate::MAX_PAGE_SIZE). 0 means the default (20).
+    pub limit: u32,
+    /// `next_cursor` of the previous page, or `None` for the first page.
+    pub cursor: Option<String>,
+}
+
+impl PageRequest {
+    /// First page with `limit` items.
+    pub fn first(limit: u32) -> Self {
+        PageRequest {
+            limit,
+            cursor: None,
+        }
+    }
+
+    /// The page after the one that returned `cursor`.
+    pub fn after(limit: u32, cursor: impl Into<String>) -> Self {
+        PageRequest {
+            limit,
+            cursor: Some(cursor.into()),
+        }
+    }
+}
+
+/// One page of results. Pagination is keyset-based (by `(started_at_ms, id)`), so pages are
+/// stable under concurrent inserts: items created after the first page never shift later pages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// Items, newest first.
+    pub items: Vec<T>,
+    /// Cursor for the next page; `None` when this is the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A freshly issued login token. The clear token exists only here: the store keeps a SHA-256
+/// hash of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedToken {
+    /// The bearer token: `gzt_` + 64 hex characters (256 random bits).
+    pub token: String,
+    /// Owner.
+    pub user_id: String,
+    /// Expiry, epoch ms.
+    pub expires_at_ms: i64,
+}

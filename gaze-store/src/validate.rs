@@ -1,0 +1,185 @@
+//! Input checks shared by all backends, so limits hold whatever the caller.
+
+use crate::config::*;
+use crate::error::{Result, StoreError};
+use crate::types::{Checkpoint, NewSession, NewUser, PageRequest};
+
+pub(crate) fn username(name: &str) -> Result<()> {
+    if !USERNAME_LEN.contains(&name.len()) {
+        return Err(StoreError::invalid(format!(
+            "username must be {}-{} characters",
+            USERNAME_LEN.start(),
+            USERNAME_LEN.end()
+        )));
+    }
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let rest_ok = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if !first_ok || !rest_ok {
+        return Err(StoreError::invalid(
+            "username may contain only A-Z a-z 0-9 _ . - and must start with a letter or digit",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn email(email: &str) -> Result<()> {
+    let ok = email.len() <= MAX_EMAIL_LEN
+        && email.matches('@').count() == 1
+        && !email.starts_with('@')
+        && !email.ends_with('@')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::invalid("malformed email"))
+    }
+}
+
+pub(crate) fn new_user(u: &NewUser) -> Result<()> {
+    username(&u.username)?;
+    if !PASSWORD_LEN.contains(&u.password.len()) {
+        return Err(StoreError::invalid(format!(
+            "password must be {}-{} bytes",
+            PASSWORD_LEN.start(),
+            PASSWORD_LEN.end()
+        )));
+    }
+    if let Some(e) = &u.email {
+        email(e)?;
+    }
+    Ok(())
+}
+
+/// Ids are lowercase hex of a fixed length; checking them keeps junk out of Redis keys.
+pub(crate) fn user_id(id: &str) -> Result<()> {
+    if is_hex(id, 16) {
+        Ok(())
+    } else {
+        Err(StoreError::not_found("user"))
+    }
+}
+
+/// Session ids are `<user id>-<16 hex>`; returns the owner id.
+pub(crate) fn session_id(id: &str) -> Result<&str> {
+    match id.split_once('-') {
+        Some((owner, rest)) if is_hex(owner, 16) && is_hex(rest, 16) => Ok(owner),
+        _ => Err(StoreError::not_found("session")),
+    }
+}
+
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+pub(crate) fn new_session(s: &NewSession) -> Result<()> {
+    user_id(&s.owner)?;
+    if !(0..=(1i64 << 53)).contains(&s.started_at_ms) {
+        return Err(StoreError::invalid("started_at_ms out of range"));
+    }
+    if s.source.len() > MAX_SOURCE_LEN || s.source.chars().any(|c| c.is_control()) {
+        return Err(StoreError::invalid(format!(
+            "source must be at most {MAX_SOURCE_LEN} bytes without control characters"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn checkpoint(c: &Checkpoint) -> Result<()> {
+    if c.seq == 0 {
+        return Err(StoreError::invalid("checkpoint seq starts at 1"));
+    }
+    if c.segments.len() > MAX_SEGMENTS_PER_CHECKPOINT {
+        return Err(StoreError::invalid(format!(
+            "at most {MAX_SEGMENTS_PER_CHECKPOINT} segments per checkpoint"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn blob(what: &str, json: &str) -> Result<()> {
+    if json.len() > MAX_BLOB_BYTES {
+        return Err(StoreError::invalid(format!(
+            "{what} is larger than {MAX_BLOB_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// Returns the effective limit.
+pub(crate) fn page(p: &PageRequest) -> Result<usize> {
+    let limit = if p.limit == 0 {
+        DEFAULT_PAGE_SIZE
+    } else {
+        p.limit
+    };
+    if limit > MAX_PAGE_SIZE {
+        return Err(StoreError::invalid(format!(
+            "page size must be at most {MAX_PAGE_SIZE}"
+        )));
+    }
+    if let Some(c) = &p.cursor {
+        index_member(c)?;
+    }
+    Ok(limit as usize)
+}
+
+/// Session list members (and cursors): `<started_at as 16 hex>:<session id>`; they sort
+/// byte-wise in (start time, id) order.
+pub(crate) fn index_member_for(started_at_ms: i64, session_id: &str) -> String {
+    format!("{:016x}:{session_id}", started_at_ms.max(0))
+}
+
+pub(crate) fn index_member(m: &str) -> Result<&str> {
+    match m.split_once(':') {
+        Some((ts, sid)) if is_hex(ts, 16) => session_id(sid)
+            .map(|_| sid)
+            .map_err(|_| StoreError::invalid("malformed cursor")),
+        _ => Err(StoreError::invalid("malformed cursor")),
+    }
+}
+
+pub(crate) fn token_ttl(ttl: std::time::Duration) -> Result<()> {
+    if ttl.is_zero() || ttl > MAX_TOKEN_TTL {
+        return Err(StoreError::invalid(
+            "token ttl must be between 1 ms and 90 days",
+        ));
+    }
+    Ok(())
+}
+
+/// Case-folded key for unique usernames / emails.
+pub(crate) fn fold(s: &str) -> String {
+    s.to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        assert!(username("bob").is_ok());
+        assert!(username("Al_ice.2-x").is_ok());
+        assert!(username("ab").is_err());
+        assert!(username(&"a".repeat(33)).is_err());
+        assert!(username("_bob").is_err());
+        assert!(username("bob smith").is_err());
+        assert!(username("bøb").is_err());
+        assert!(username("bob{x}").is_err());
+    }
+
+    #[test]
+    fn members_sort_by_time() {
+        let a = index_member_for(5, "0123456789abcdef-0000000000000000");
+        let b = index_member_for(300, "0123456789abcdef-0000000000000000");
+        assert!(a < b);
+        assert_eq!(
+            index_member(&a).ok(),
+            Some("0123456789abcdef-0000000000000000")
+        );
+        assert!(index_member("zz:foo").is_err());
+    }
+}
