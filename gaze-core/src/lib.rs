@@ -27,6 +27,7 @@ pub mod result;
 pub mod session;
 pub mod smoothing;
 pub mod tracker;
+pub mod wire;
 
 pub use calibration::{Calibration, CalibrationSample, GazeFeatures};
 pub use error::{GazeError, Result};
@@ -34,3 +35,4 @@ pub use frame::{Frame, PixelFormat};
 pub use result::*;
 pub use session::{Activity, ActivityTimes, Attention, SessionReport, TimelineSegment};
 pub use tracker::{Tracker, TrackerConfig};
+pub use wire::FrameMessage;
