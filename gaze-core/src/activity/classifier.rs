@@ -1,0 +1,573 @@
+//! Streaming activity and attention classifier, and the batch API on top of it.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use super::accounting::{Accountant, ActivityTotals, normalise};
+use super::config::ActivityConfig;
+use super::events::{EventDetector, EyeEvent, EyeMovement};
+use super::features::{Bin, FixRec, WindowFeatures, compute_features, scores};
+use super::sample::GazeSample;
+use crate::session::{Activity, Attention, TimelineSegment};
+
+/// What [`ActivityClassifier::push`] returns: the live label and the running totals.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ActivityState {
+    /// Time of the sample (ms).
+    pub t_ms: f64,
+    /// False when the sample was rejected (non-finite, duplicate or out-of-order time);
+    /// the rest of the state is then unchanged.
+    pub accepted: bool,
+    /// Current activity (`None` while distracted or without data).
+    pub activity: Activity,
+    /// Current attention. A looking-away or eyes-closed stretch is reported as the previous
+    /// label until it lasts long enough to count; it is then booked as distraction from its
+    /// start.
+    pub attention: Attention,
+    /// Running totals (seconds), including the still-undecided stretch at its provisional label.
+    pub totals: ActivityTotals,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum SampleKind {
+    Ok,
+    Away,
+    Closed,
+    Dropout,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+enum Held {
+    /// The interval after the last sample is decided.
+    Decided(Activity, Attention),
+    /// It belongs to the undecided stretch.
+    Pending,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct RunInfo {
+    start_ms: f64,
+    dropout: bool,
+    all_closed: bool,
+    any_closed: bool,
+}
+
+/// Streaming classifier. Feed samples with [`push`](Self::push) in time order; each call
+/// returns the current activity, attention and running totals.
+///
+/// **Ordering:** samples whose timestamp is not finite, or not strictly later than the last
+/// accepted one (duplicates, out of order), are **rejected** (counted in
+/// [`rejected`](Self::rejected)) and change nothing. Use [`classify_trace`] for unsorted
+/// batches: it reorders.
+///
+/// Deterministic: the same samples always give the same labels and totals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityClassifier {
+    config: ActivityConfig,
+    px_per_deg: (f64, f64),
+    detector: EventDetector,
+    #[serde(skip)]
+    event_buf: Vec<EyeEvent>,
+    first_t: Option<f64>,
+    last_t: Option<f64>,
+    held: Held,
+    run: Option<RunInfo>,
+    accountant: Accountant,
+    /// Activity of the last focused stretch (the live activity label).
+    activity: Activity,
+    /// Smoothed class scores: reading, browsing, watching.
+    smoothed: [f64; 3],
+    labelled_once: bool,
+    bin_index: Option<i64>,
+    bin_sum: (f64, f64, f64),
+    bins: VecDeque<Bin>,
+    fixes: VecDeque<FixRec>,
+    last_features: WindowFeatures,
+    fixation_count: u64,
+    fixation_total_ms: f64,
+    blink_count: u64,
+    rejected: u64,
+}
+
+impl ActivityClassifier {
+    /// A classifier with `config` (invalid values are replaced by defaults; call
+    /// [`ActivityConfig::validate`] first to get an error instead).
+    pub fn new(config: ActivityConfig) -> Self {
+        let config = if config.validate().is_ok() {
+            config
+        } else {
+            ActivityConfig {
+                geometry: if ActivityConfig::with_geometry(config.geometry)
+                    .validate()
+                    .is_ok()
+                {
+                    config.geometry
+                } else {
+                    ActivityConfig::default().geometry
+                },
+                ..ActivityConfig::default()
+            }
+        };
+        ActivityClassifier {
+            px_per_deg: config.geometry.px_per_deg(),
+            detector: EventDetector::new(&config),
+            config,
+            event_buf: Vec::with_capacity(8),
+            first_t: None,
+            last_t: None,
+            held: Held::Decided(Activity::None, Attention::NoData),
+            run: None,
+            accountant: Accountant::default(),
+            activity: Activity::Other,
+            smoothed: [0.0; 3],
+            labelled_once: false,
+            bin_index: None,
+            bin_sum: (0.0, 0.0, 0.0),
+            bins: VecDeque::new(),
+            fixes: VecDeque::new(),
+            last_features: WindowFeatures::default(),
+            fixation_count: 0,
+            fixation_total_ms: 0.0,
+            blink_count: 0,
+            rejected: 0,
+        }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &ActivityConfig {
+        &self.config
+    }
+
+    /// First accepted sample time (ms).
+    pub fn started_at(&self) -> Option<f64> {
+        self.first_t
+    }
+
+    /// Last accepted sample time (ms).
+    pub fn ended_at(&self) -> Option<f64> {
+        self.last_t
+    }
+
+    /// Samples rejected for bad, duplicate or out-of-order timestamps.
+    pub fn rejected(&self) -> u64 {
+        self.rejected
+    }
+
+    /// Fixations detected so far (pursuit excluded).
+    pub fn fixation_count(&self) -> u64 {
+        self.fixation_count
+    }
+
+    /// Mean fixation duration (ms), 0 without fixations.
+    pub fn mean_fixation_ms(&self) -> f64 {
+        if self.fixation_count == 0 {
+            0.0
+        } else {
+            self.fixation_total_ms / self.fixation_count as f64
+        }
+    }
+
+    /// Eye closures shorter than [`ActivityConfig::closed_min_ms`] seen in the samples'
+    /// `eyes_closed` evidence.
+    pub fn closed_blinks(&self) -> u64 {
+        self.blink_count
+    }
+
+    /// Features of the current window (for inspection and tuning).
+    pub fn features(&self) -> &WindowFeatures {
+        &self.last_features
+    }
+
+    /// Smoothed scores for reading, browsing, watching.
+    pub fn scores(&self) -> [f64; 3] {
+        self.smoothed
+    }
+
+    /// Running totals (undecided stretch at its provisional label).
+    pub fn totals(&self) -> ActivityTotals {
+        self.accountant.provisional_totals()
+    }
+
+    /// Totals and merged timeline as if the stream ended now.
+    pub fn provisional(&self) -> (ActivityTotals, Vec<TimelineSegment>) {
+        self.accountant.provisional()
+    }
+
+    /// Ends the stream: flushes the event detector and decides the undecided stretch (an
+    /// unfinished looking-away stretch shorter than the threshold counts as its fallback).
+    pub fn finish(&mut self) -> (ActivityTotals, Vec<TimelineSegment>) {
+        let mut buf = std::mem::take(&mut self.event_buf);
+        buf.clear();
+        self.detector.flush(&mut buf);
+        self.take_events(&buf);
+        buf.clear();
+        self.event_buf = buf;
+        self.accountant.resolve(None);
+        (self.accountant.totals, self.accountant.timeline.clone())
+    }
+
+    fn live(&self, t: f64, accepted: bool) -> ActivityState {
+        let (activity, attention) = match self.held {
+            Held::Decided(a, b) => normalise(a, b),
+            Held::Pending => self
+                .accountant
+                .pending
+                .map(|p| normalise(p.fallback.0, p.fallback.1))
+                .unwrap_or((Activity::None, Attention::NoData)),
+        };
+        ActivityState {
+            t_ms: t,
+            accepted,
+            activity,
+            attention,
+            totals: self.accountant.provisional_totals(),
+        }
+    }
+
+    fn kind_of(&self, s: &GazeSample) -> SampleKind {
+        let e = &s.evidence;
+        if !e.face_present || e.head_away || e.gaze_off_screen {
+            return SampleKind::Away;
+        }
+        if e.eyes_closed {
+            return SampleKind::Closed;
+        }
+        if !s.has_point() {
+            return SampleKind::Dropout;
+        }
+        let g = &self.config.geometry;
+        let m = self.config.off_screen_margin;
+        if !g.contains(s.x, s.y, m * g.width().max(g.height())) {
+            return SampleKind::Away;
+        }
+        SampleKind::Ok
+    }
+
+    /// Pushes one sample and returns the live state.
+    pub fn push(&mut self, s: GazeSample) -> ActivityState {
+        let t = s.t_ms;
+        if !t.is_finite() || self.last_t.is_some_and(|l| t <= l) {
+            self.rejected += 1;
+            return self.live(t, false);
+        }
+        let kind = self.kind_of(&s);
+
+        // 1. Book the interval since the previous sample with the label held since then.
+        if let Some(prev) = self.last_t {
+            if t - prev > self.config.max_gap_ms {
+                self.accountant.resolve(None);
+                self.accountant
+                    .book(prev, t, Activity::None, Attention::NoData);
+                if let Some(r) = self.run.take()
+                    && r.any_closed
+                    && !r.dropout
+                    && r.all_closed
+                {
+                    // A closure interrupted by a gap is not counted as a blink.
+                }
+            } else {
+                match self.held {
+                    Held::Decided(a, b) => self.accountant.book(prev, t, a, b),
+                    Held::Pending => {
+                        let fb = self.accountant.pending.map(|p| p.fallback);
+                        self.accountant.book_pending(
+                            prev,
+                            t,
+                            fb.unwrap_or((Activity::None, Attention::NoData)),
+                        )
+                    }
+                }
+            }
+        } else {
+            self.first_t = Some(t);
+        }
+        self.last_t = Some(t);
+
+        // 2. Eye-movement events and activity features (every sample feeds the detector so
+        //    that dropouts break fixations).
+        let (xd, yd) = (s.x / self.px_per_deg.0, s.y / self.px_per_deg.1);
+        let ok = kind == SampleKind::Ok;
+        let mut buf = std::mem::take(&mut self.event_buf);
+        buf.clear();
+        self.detector.push(t, xd, yd, ok, &mut buf);
+        self.take_events(&buf);
+        self.event_buf = buf;
+        self.update_bins(t, xd, yd, ok);
+
+        // 3. Attention for this sample (and the interval that follows it).
+        self.held = match kind {
+            SampleKind::Ok => {
+                if let Some(r) = self.run.take()
+                    && r.all_closed
+                    && !r.dropout
+                {
+                    self.blink_count += 1;
+                }
+                self.accountant.resolve(None);
+                Held::Decided(self.activity, Attention::Focused)
+            }
+            _ => {
+                let dropout = kind == SampleKind::Dropout;
+                let closed = kind == SampleKind::Closed;
+                match &mut self.run {
+                    Some(r) if r.dropout == dropout => {
+                        r.all_closed &= closed;
+                        r.any_closed |= closed;
+                    }
+                    _ => {
+                        // A new kind of stretch: the previous undecided one ended early.
+                        if let Some(r) = self.run
+                            && r.all_closed
+                            && !r.dropout
+                        {
+                            self.blink_count += 1;
+                        }
+                        self.accountant.resolve(None);
+                        self.run = Some(RunInfo {
+                            start_ms: t,
+                            dropout,
+                            all_closed: closed,
+                            any_closed: closed,
+                        });
+                    }
+                }
+                let r = self.run.unwrap_or(RunInfo {
+                    start_ms: t,
+                    dropout,
+                    all_closed: closed,
+                    any_closed: closed,
+                });
+                let threshold = if r.dropout {
+                    self.config.max_gap_ms
+                } else if r.all_closed {
+                    self.config.closed_min_ms
+                } else {
+                    self.config.away_min_ms
+                };
+                let decided = if r.dropout {
+                    (Activity::None, Attention::NoData)
+                } else {
+                    (Activity::None, Attention::Distracted)
+                };
+                if t - r.start_ms >= threshold {
+                    self.accountant.resolve(Some(decided));
+                    // Once decided, a closure is no longer a blink.
+                    if let Some(r) = &mut self.run {
+                        r.all_closed = false;
+                        r.any_closed = false;
+                        if !r.dropout {
+                            r.all_closed = false;
+                        }
+                    }
+                    Held::Decided(decided.0, decided.1)
+                } else {
+                    let fallback = match self.held {
+                        Held::Decided(a, b) if b == Attention::Focused => (a, b),
+                        Held::Pending => self
+                            .accountant
+                            .pending
+                            .map(|p| p.fallback)
+                            .unwrap_or((self.activity, Attention::Focused)),
+                        _ if r.dropout => (Activity::None, Attention::NoData),
+                        _ => (self.activity, Attention::Focused),
+                    };
+                    if self.accountant.pending.is_none() {
+                        // Open the stretch now so that its fallback is fixed at its start.
+                        self.accountant.pending = Some(super::accounting::Pending {
+                            start_ms: t,
+                            end_ms: t,
+                            fallback,
+                        });
+                    }
+                    Held::Pending
+                }
+            }
+        };
+        self.live(t, true)
+    }
+
+    fn take_events(&mut self, events: &[EyeEvent]) {
+        for e in events {
+            match e.kind {
+                EyeMovement::Fixation | EyeMovement::Pursuit => {
+                    if e.kind == EyeMovement::Fixation {
+                        self.fixation_count += 1;
+                        self.fixation_total_ms += e.duration_ms();
+                    }
+                    self.fixes.push_back(FixRec {
+                        start_ms: e.start_ms,
+                        end_ms: e.end_ms,
+                        x: e.x_deg,
+                        y: e.y_deg,
+                        pursuit: e.kind == EyeMovement::Pursuit,
+                    });
+                }
+                EyeMovement::Saccade | EyeMovement::Unknown => {}
+            }
+        }
+    }
+
+    fn update_bins(&mut self, t: f64, x: f64, y: f64, ok: bool) {
+        let idx = (t / self.config.bin_ms).floor();
+        let idx = if idx.is_finite() {
+            idx.clamp(-9e15, 9e15) as i64
+        } else {
+            0
+        };
+        match self.bin_index {
+            Some(cur) if cur == idx => {}
+            Some(cur) => {
+                let (n, sx, sy) = self.bin_sum;
+                self.bins.push_back(Bin {
+                    index: cur,
+                    x: if n > 0.0 { sx / n } else { 0.0 },
+                    y: if n > 0.0 { sy / n } else { 0.0 },
+                    valid: n > 0.0,
+                });
+                self.bin_sum = (0.0, 0.0, 0.0);
+                self.bin_index = Some(idx);
+                self.decide(cur);
+            }
+            None => self.bin_index = Some(idx),
+        }
+        if ok {
+            self.bin_sum.0 += 1.0;
+            self.bin_sum.1 += x;
+            self.bin_sum.2 += y;
+        }
+    }
+
+    /// Recomputes the activity after bin `closed` was completed.
+    fn decide(&mut self, closed: i64) {
+        let bin_ms = self.config.bin_ms;
+        let keep = (self.config.window_ms / bin_ms).ceil() as i64;
+        while self.bins.front().is_some_and(|b| b.index <= closed - keep) {
+            self.bins.pop_front();
+        }
+        let window_start = (closed + 1 - keep) as f64 * bin_ms;
+        while self.fixes.front().is_some_and(|f| f.end_ms <= window_start) {
+            self.fixes.pop_front();
+        }
+        let f = compute_features(&self.bins, &self.fixes, &self.config, window_start);
+        self.last_features = f;
+        if f.valid_ms < self.config.min_evidence_ms {
+            return;
+        }
+        let lab = self.detector.mode() == Some(super::events::DetectorMode::Velocity);
+        let raw = scores(&f, &self.config, lab);
+        let alpha = if self.labelled_once && self.config.score_tau_ms > 0.0 {
+            1.0 - (-bin_ms / self.config.score_tau_ms).exp()
+        } else {
+            1.0
+        };
+        for (s, r) in self.smoothed.iter_mut().zip(raw) {
+            *s += alpha * (r - *s);
+        }
+        let classes = [Activity::Reading, Activity::Browsing, Activity::Watching];
+        let mut best = 0;
+        for i in 1..3 {
+            if self.smoothed[i] > self.smoothed[best] {
+                best = i;
+            }
+        }
+        let best_score = self.smoothed[best];
+        let candidate = if best_score >= self.config.min_score {
+            classes[best]
+        } else {
+            Activity::Other
+        };
+        if !self.labelled_once {
+            self.activity = candidate;
+            self.labelled_once = true;
+        } else if candidate != self.activity {
+            let current = match self.activity {
+                Activity::Reading => self.smoothed[0],
+                Activity::Browsing => self.smoothed[1],
+                Activity::Watching => self.smoothed[2],
+                _ => self.config.min_score,
+            };
+            if best_score >= current + self.config.switch_margin
+                || (candidate == Activity::Other
+                    && current < self.config.min_score - self.config.switch_margin)
+            {
+                self.activity = candidate;
+            }
+        }
+        if let Held::Decided(_, Attention::Focused) = self.held {
+            self.held = Held::Decided(self.activity, Attention::Focused);
+        }
+    }
+}
+
+/// Per-sample output of [`classify_trace_labels`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SampleLabel {
+    /// Sample time (ms).
+    pub t_ms: f64,
+    /// Streaming activity label after this sample.
+    pub activity: Activity,
+    /// Streaming attention label after this sample.
+    pub attention: Attention,
+}
+
+fn sorted_indices(samples: &[GazeSample]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..samples.len())
+        .filter(|&i| samples[i].t_ms.is_finite())
+        .collect();
+    // Stable: equal timestamps keep their input order; the first one wins.
+    idx.sort_by(|&a, &b| samples[a].t_ms.total_cmp(&samples[b].t_ms));
+    idx
+}
+
+/// Batch API: classifies a whole trace into merged timeline segments.
+///
+/// Unlike the streaming classifier, the batch functions **reorder**: samples are sorted by
+/// time (stable), samples with non-finite times are dropped, and of several samples with the
+/// same timestamp the first one in input order is used. The result equals streaming the
+/// sorted samples and calling [`ActivityClassifier::finish`].
+pub fn classify_trace(samples: &[GazeSample], config: &ActivityConfig) -> Vec<TimelineSegment> {
+    let mut c = ActivityClassifier::new(config.clone());
+    for i in sorted_indices(samples) {
+        c.push(samples[i]);
+    }
+    c.finish().1
+}
+
+/// Batch API: the streaming label after each sample, in input order (see
+/// [`classify_trace`] for the ordering rules; a duplicate gets the label of the sample
+/// used in its place, a non-finite time gets `None`/`NoData`).
+pub fn classify_trace_labels(samples: &[GazeSample], config: &ActivityConfig) -> Vec<SampleLabel> {
+    let mut c = ActivityClassifier::new(config.clone());
+    let mut out = vec![
+        SampleLabel {
+            t_ms: f64::NAN,
+            activity: Activity::None,
+            attention: Attention::NoData,
+        };
+        samples.len()
+    ];
+    let mut last: Option<SampleLabel> = None;
+    for i in sorted_indices(samples) {
+        let st = c.push(samples[i]);
+        let label = if st.accepted {
+            SampleLabel {
+                t_ms: st.t_ms,
+                activity: st.activity,
+                attention: st.attention,
+            }
+        } else {
+            last.unwrap_or(SampleLabel {
+                t_ms: st.t_ms,
+                activity: Activity::None,
+                attention: Attention::NoData,
+            })
+        };
+        last = Some(label);
+        out[i] = SampleLabel {
+            t_ms: samples[i].t_ms,
+            ..label
+        };
+    }
+    out
+}

@@ -1,0 +1,413 @@
+//! Thresholds of the activity model, with per-user adaptation.
+
+use serde::{Deserialize, Serialize};
+
+use super::events::{EventDetector, EyeEvent, EyeMovement};
+use super::features::LinearModel;
+use super::geometry::ScreenGeometry;
+use super::sample::GazeSample;
+use crate::error::{GazeError, Result};
+
+/// Which fixation detector to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DetectorChoice {
+    /// Choose from the measured sampling rate (I-VT at lab rates, I-DT below).
+    #[default]
+    Auto,
+    /// Always I-DT with smoothing.
+    Dispersion,
+    /// Always I-VT.
+    Velocity,
+}
+
+/// Every threshold of the activity model. Serialisable (JSON) so it can be stored with the
+/// user's calibration; unknown or missing fields fall back to the defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ActivityConfig {
+    /// Screen geometry used to convert pixels to degrees.
+    pub geometry: ScreenGeometry,
+    /// Detector selection.
+    pub detector: DetectorChoice,
+    /// Sampling rate (Hz) from which I-VT is used instead of I-DT.
+    pub lab_rate_min_hz: f64,
+    /// I-VT saccade velocity threshold (deg/s).
+    pub ivt_velocity_deg_s: f64,
+    /// I-VT minimum fixation duration (ms).
+    pub ivt_min_fixation_ms: f64,
+    /// I-DT dispersion threshold (x range + y range, degrees).
+    pub idt_dispersion_deg: f64,
+    /// I-DT minimum fixation duration (ms).
+    pub idt_min_fixation_ms: f64,
+    /// I-DT moving-average length (samples).
+    pub idt_smoothing_samples: usize,
+    /// A slow run drifting faster than this (deg/s) is smooth pursuit.
+    pub pursuit_min_deg_s: f64,
+
+    /// Width of the coarse time bins the activity features use (ms).
+    pub bin_ms: f64,
+    /// Length of the sliding feature window (ms).
+    pub window_ms: f64,
+    /// Valid data needed in the window before a first activity label is given (ms).
+    pub min_evidence_ms: f64,
+    /// Time constant of the score smoothing (ms).
+    pub score_tau_ms: f64,
+    /// A challenger label must beat the current one by this much (smoothed score units).
+    pub switch_margin: f64,
+    /// Below this smoothed score no activity fits and the label is `Other`.
+    pub min_score: f64,
+    /// Activity scorer at webcam rates (I-DT): multinomial logistic model over the window
+    /// features.
+    pub model_webcam: LinearModel,
+    /// Activity scorer at lab rates (I-VT).
+    pub model_lab: LinearModel,
+
+    /// Reading: smallest forward step that counts as a reading saccade (deg).
+    pub read_forward_min_deg: f64,
+    /// Reading: largest forward step that counts as a reading saccade (deg).
+    pub read_forward_max_deg: f64,
+    /// Reading: largest vertical component of a forward reading saccade (deg).
+    pub read_line_tolerance_deg: f64,
+    /// Reading: smallest leftward jump that counts as a return sweep (deg).
+    pub return_sweep_min_deg: f64,
+
+    /// Eyes closed longer than this is distraction; shorter closures are blinks (ms).
+    pub closed_min_ms: f64,
+    /// Looking away / no face / head turned longer than this is distraction (ms).
+    pub away_min_ms: f64,
+    /// Sample gaps and invalid-sample runs longer than this are `no_data` (ms); shorter
+    /// dropouts keep the current label.
+    pub max_gap_ms: f64,
+    /// Gaze this far outside the screen (fraction of the screen size) counts as looking away
+    /// even when the tracker did not flag it.
+    pub off_screen_margin: f64,
+}
+
+impl Default for ActivityConfig {
+    fn default() -> Self {
+        ActivityConfig {
+            geometry: ScreenGeometry::default(),
+            detector: DetectorChoice::Auto,
+            lab_rate_min_hz: 100.0,
+            ivt_velocity_deg_s: 30.0,
+            ivt_min_fixation_ms: 50.0,
+            idt_dispersion_deg: 2.0,
+            idt_min_fixation_ms: 100.0,
+            idt_smoothing_samples: 3,
+            pursuit_min_deg_s: 3.0,
+            bin_ms: 100.0,
+            window_ms: 5000.0,
+            min_evidence_ms: 800.0,
+            score_tau_ms: 1500.0,
+            switch_margin: 0.1,
+            min_score: 0.4,
+            model_webcam: default_webcam_model(),
+            model_lab: default_lab_model(),
+            read_forward_min_deg: 0.3,
+            read_forward_max_deg: 6.0,
+            read_line_tolerance_deg: 1.5,
+            return_sweep_min_deg: 6.0,
+            closed_min_ms: 1000.0,
+            away_min_ms: 1000.0,
+            max_gap_ms: 500.0,
+            off_screen_margin: 0.25,
+        }
+    }
+}
+
+fn check(name: &str, v: f64, lo: f64, hi: f64) -> Result<()> {
+    if v.is_finite() && v >= lo && v <= hi {
+        Ok(())
+    } else {
+        Err(GazeError::Config(format!(
+            "{name} = {v} outside [{lo}, {hi}]"
+        )))
+    }
+}
+
+impl ActivityConfig {
+    /// Default thresholds for a given screen.
+    pub fn with_geometry(geometry: ScreenGeometry) -> Self {
+        ActivityConfig {
+            geometry,
+            ..ActivityConfig::default()
+        }
+    }
+
+    /// Checks every value is finite and in a sensible range.
+    pub fn validate(&self) -> Result<()> {
+        check("geometry.width_px", self.geometry.width_px, 1.0, 1e6)?;
+        check("geometry.height_px", self.geometry.height_px, 1.0, 1e6)?;
+        check("lab_rate_min_hz", self.lab_rate_min_hz, 1.0, 1e5)?;
+        check("ivt_velocity_deg_s", self.ivt_velocity_deg_s, 1.0, 1000.0)?;
+        check("ivt_min_fixation_ms", self.ivt_min_fixation_ms, 0.0, 2000.0)?;
+        check("idt_dispersion_deg", self.idt_dispersion_deg, 0.05, 30.0)?;
+        check("idt_min_fixation_ms", self.idt_min_fixation_ms, 0.0, 2000.0)?;
+        check(
+            "idt_smoothing_samples",
+            self.idt_smoothing_samples as f64,
+            1.0,
+            15.0,
+        )?;
+        check("pursuit_min_deg_s", self.pursuit_min_deg_s, 0.0, 200.0)?;
+        check("bin_ms", self.bin_ms, 10.0, 1000.0)?;
+        check("window_ms", self.window_ms, self.bin_ms * 4.0, 120_000.0)?;
+        check("min_evidence_ms", self.min_evidence_ms, 0.0, self.window_ms)?;
+        check("score_tau_ms", self.score_tau_ms, 0.0, 60_000.0)?;
+        check("switch_margin", self.switch_margin, 0.0, 1.0)?;
+        check("min_score", self.min_score, 0.0, 1.0)?;
+        check("read_forward_min_deg", self.read_forward_min_deg, 0.0, 20.0)?;
+        check(
+            "read_forward_max_deg",
+            self.read_forward_max_deg,
+            self.read_forward_min_deg,
+            40.0,
+        )?;
+        check(
+            "read_line_tolerance_deg",
+            self.read_line_tolerance_deg,
+            0.0,
+            20.0,
+        )?;
+        check("return_sweep_min_deg", self.return_sweep_min_deg, 0.5, 90.0)?;
+        check("closed_min_ms", self.closed_min_ms, 0.0, 600_000.0)?;
+        check("away_min_ms", self.away_min_ms, 0.0, 600_000.0)?;
+        check("max_gap_ms", self.max_gap_ms, 1.0, 600_000.0)?;
+        check("off_screen_margin", self.off_screen_margin, 0.0, 100.0)?;
+        Ok(())
+    }
+
+    /// Serialises to JSON (to store next to the user's calibration).
+    pub fn to_json(&self) -> Result<String> {
+        Ok(serde_json::to_string(self)?)
+    }
+
+    /// Parses and validates a stored config.
+    pub fn from_json(json: &str) -> Result<Self> {
+        let c: ActivityConfig = serde_json::from_str(json)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Per-user adaptation: learns thresholds from a short calibration recording.
+    ///
+    /// * `fixation` — samples recorded while the user fixated calibration targets (e.g. the
+    ///   9-point calibration, several hundred ms per target). Their jitter sets the I-DT
+    ///   dispersion threshold (at webcam rates) or the I-VT velocity threshold (at lab rates):
+    ///   the 95th percentile of within-target dispersion / velocity, with a safety factor.
+    /// * `reading` — samples recorded while the user read a paragraph. Its fixation sequence
+    ///   sets the forward-saccade range (5th–95th percentile of rightward steps) and the
+    ///   return-sweep threshold (half the median leftward line jump).
+    ///
+    /// Either slice may be empty, which keeps the corresponding thresholds. Samples must be
+    /// in screen pixels of `self.geometry`. Returns an error when a non-empty snippet holds
+    /// too little usable data to learn from.
+    pub fn adapt_from(&self, fixation: &[GazeSample], reading: &[GazeSample]) -> Result<Self> {
+        let mut out = self.clone();
+        let (ppx, ppy) = self.geometry.px_per_deg();
+        let clean = |s: &[GazeSample]| -> Vec<(f64, f64, f64)> {
+            let mut v: Vec<(f64, f64, f64)> = s
+                .iter()
+                .filter(|s| s.has_point() && s.t_ms.is_finite())
+                .map(|s| (s.t_ms, s.x / ppx, s.y / ppy))
+                .collect();
+            v.sort_by(|a, b| a.0.total_cmp(&b.0));
+            v.dedup_by(|a, b| a.0 == b.0);
+            v
+        };
+        if !fixation.is_empty() {
+            let f = clean(fixation);
+            if f.len() < 10 {
+                return Err(GazeError::Activity(
+                    "adapt_from: fixation snippet has fewer than 10 valid samples".into(),
+                ));
+            }
+            let rate = median_rate(&f);
+            if rate >= self.lab_rate_min_hz {
+                // Velocity noise during fixation: 95th percentile of sample-to-sample speed,
+                // excluding the fast target changes (top 10 % of speeds).
+                let mut v: Vec<f64> = f
+                    .windows(2)
+                    .map(|w| {
+                        ((w[1].1 - w[0].1).hypot(w[1].2 - w[0].2)) / (w[1].0 - w[0].0) * 1000.0
+                    })
+                    .filter(|v| v.is_finite())
+                    .collect();
+                v.sort_by(f64::total_cmp);
+                let p = percentile(&v[..(v.len() * 9 / 10).max(1)], 0.95);
+                out.ivt_velocity_deg_s = (p * 2.0).clamp(20.0, 100.0);
+            } else {
+                // Dispersion of the smoothed signal over min-fixation-long windows.
+                let k = self.idt_smoothing_samples.max(1);
+                let sm: Vec<(f64, f64, f64)> = (0..f.len())
+                    .map(|i| {
+                        let lo = (i + 1).saturating_sub(k);
+                        let n = (i + 1 - lo) as f64;
+                        let (sx, sy) = f[lo..=i]
+                            .iter()
+                            .fold((0.0, 0.0), |a, q| (a.0 + q.1, a.1 + q.2));
+                        (f[i].0, sx / n, sy / n)
+                    })
+                    .collect();
+                let span = self.idt_min_fixation_ms.max(60.0) * 1.5;
+                let mut disp = Vec::new();
+                let mut j = 0;
+                for i in 0..sm.len() {
+                    while sm[i].0 - sm[j].0 > span {
+                        j += 1;
+                    }
+                    if i > j {
+                        let w = &sm[j..=i];
+                        let (a, b) = w
+                            .iter()
+                            .fold((f64::MAX, f64::MIN), |a, q| (a.0.min(q.1), a.1.max(q.1)));
+                        let (c, d) = w
+                            .iter()
+                            .fold((f64::MAX, f64::MIN), |a, q| (a.0.min(q.2), a.1.max(q.2)));
+                        disp.push((b - a) + (d - c));
+                    }
+                }
+                if disp.is_empty() {
+                    return Err(GazeError::Activity(
+                        "adapt_from: fixation snippet too short".into(),
+                    ));
+                }
+                disp.sort_by(f64::total_cmp);
+                // Windows straddling a target change are the top tail; use the 80th percentile.
+                let p = percentile(&disp, 0.8);
+                out.idt_dispersion_deg = (p * 1.3).clamp(0.5, 5.0);
+            }
+        }
+        if !reading.is_empty() {
+            let r = clean(reading);
+            if r.len() < 20 {
+                return Err(GazeError::Activity(
+                    "adapt_from: reading snippet has fewer than 20 valid samples".into(),
+                ));
+            }
+            let mut det = EventDetector::new(&out);
+            let mut ev: Vec<EyeEvent> = Vec::new();
+            for &(t, x, y) in &r {
+                det.push(t, x, y, true, &mut ev);
+            }
+            det.flush(&mut ev);
+            let fix: Vec<&EyeEvent> = ev
+                .iter()
+                .filter(|e| e.kind == EyeMovement::Fixation)
+                .collect();
+            let mut fwd = Vec::new();
+            let mut back = Vec::new();
+            for w in fix.windows(2) {
+                let dx = w[1].x_deg - w[0].x_deg;
+                let dy = w[1].y_deg - w[0].y_deg;
+                if dx > 0.0 && dy.abs() < dx.max(out.read_line_tolerance_deg) {
+                    fwd.push(dx);
+                } else if dx < 0.0 && dy.abs() < -dx * 0.5 {
+                    back.push(-dx);
+                }
+            }
+            if fwd.len() < 5 {
+                return Err(GazeError::Activity(
+                    "adapt_from: reading snippet has fewer than 5 forward saccades".into(),
+                ));
+            }
+            fwd.sort_by(f64::total_cmp);
+            out.read_forward_min_deg = percentile(&fwd, 0.05).clamp(0.1, 2.0);
+            out.read_forward_max_deg =
+                (percentile(&fwd, 0.95) * 1.5).clamp(out.read_forward_min_deg + 1.0, 15.0);
+            back.sort_by(f64::total_cmp);
+            let big: Vec<f64> = back
+                .iter()
+                .copied()
+                .filter(|b| *b > out.read_forward_max_deg)
+                .collect();
+            if !big.is_empty() {
+                out.return_sweep_min_deg = (percentile(&big, 0.5) * 0.5).clamp(2.0, 30.0);
+            }
+        }
+        out.validate()?;
+        Ok(out)
+    }
+}
+
+fn median_rate(v: &[(f64, f64, f64)]) -> f64 {
+    let mut d: Vec<f64> = v
+        .windows(2)
+        .map(|w| w[1].0 - w[0].0)
+        .filter(|d| *d > 0.0)
+        .collect();
+    if d.is_empty() {
+        return 30.0;
+    }
+    d.sort_by(f64::total_cmp);
+    1000.0 / d[d.len() / 2]
+}
+
+/// Percentile of a sorted slice (nearest rank); 0 for an empty slice.
+pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// The shipped webcam-rate activity model (fitted with `eval_activity --train`, see the
+/// testdata README).
+pub fn default_webcam_model() -> LinearModel {
+    LinearModel {
+        mean: [
+            0.4394, 0.0769, 0.2087, 0.2745, 1.5451, -0.1030, 0.0000, 0.6593, 0.5902, 0.7661,
+            1.9579, 2.6645, 0.0631, 0.1211, 0.3736, 0.2263, 0.2773, 4.2417,
+        ],
+        scale: [
+            0.2000, 0.0717, 0.1437, 0.1699, 0.3170, 0.2570, 0.0000, 0.1038, 0.1158, 0.2102, 0.2981,
+            0.4094, 0.0614, 0.0866, 0.2451, 0.1961, 0.3368, 0.7908,
+        ],
+        weights: [
+            [
+                0.4291, -0.1982, -0.2384, -0.4860, 0.0142, -1.3922, 0.0000, 0.0477, 0.2720, 0.2980,
+                -0.1409, 0.7274, -0.5532, -1.0282, -0.0590, 0.2757, -0.1603, -0.9603,
+            ],
+            [
+                -0.4406, 0.2091, -0.0522, 0.6940, -0.5218, 0.4619, 0.0000, -0.2148, -0.4062,
+                -0.0247, 0.2643, -0.4951, 0.4231, 0.6879, 0.3956, -0.3775, 0.0851, 0.7292,
+            ],
+            [
+                0.0115, -0.0109, 0.2906, -0.2081, 0.5077, 0.9302, 0.0000, 0.1671, 0.1341, -0.2733,
+                -0.1233, -0.2323, 0.1301, 0.3403, -0.3366, 0.1018, 0.0752, 0.2312,
+            ],
+        ],
+        bias: [1.0041, -0.8778, -0.1263],
+    }
+}
+
+/// The shipped lab-rate activity model (fitted with `eval_activity --train`).
+pub fn default_lab_model() -> LinearModel {
+    LinearModel {
+        mean: [
+            0.2911, 0.0832, 0.2406, 0.3795, 1.5682, 0.3805, 0.1174, 0.6553, 0.5552, 0.6745, 1.8205,
+            1.7793, 0.4311, 0.1094, 0.2633, 0.1515, 0.1435, 2.9028,
+        ],
+        scale: [
+            0.2496, 0.0872, 0.1909, 0.2562, 0.4399, 0.4683, 0.1329, 0.1508, 0.1824, 0.3117, 0.4868,
+            0.6176, 0.1880, 0.0858, 0.2430, 0.1833, 0.4563, 1.1120,
+        ],
+        weights: [
+            [
+                1.0922, -1.2935, -0.5893, -0.1794, 0.5240, -0.3184, -2.1017, 0.0029, 0.0735,
+                0.5187, 0.7497, -0.5020, -0.1688, -1.0765, -0.1542, 0.3972, 0.0865, 0.6476,
+            ],
+            [
+                -1.1127, 1.0013, -0.0623, 0.0864, -0.6790, -0.1003, -0.3129, -0.3902, -0.3768,
+                -0.0344, -0.1207, 0.1970, -0.5128, 0.7507, -0.0997, -0.2673, -0.1397, -0.2345,
+            ],
+            [
+                0.0205, 0.2922, 0.6516, 0.0930, 0.1550, 0.4188, 2.4146, 0.3873, 0.3033, -0.4843,
+                -0.6290, 0.3050, 0.6816, 0.3259, 0.2539, -0.1298, 0.0532, -0.4131,
+            ],
+        ],
+        bias: [-2.7901, 0.5075, 2.2827],
+    }
+}

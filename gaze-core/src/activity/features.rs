@@ -1,0 +1,377 @@
+//! Sliding-window scan-path features and the activity scores computed from them.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use super::config::ActivityConfig;
+
+/// One coarse time bin: mean gaze position (degrees) of the valid samples in it.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub(crate) struct Bin {
+    pub index: i64,
+    pub x: f64,
+    pub y: f64,
+    pub valid: bool,
+}
+
+/// A fixation (or pursuit) kept for the feature window.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub(crate) struct FixRec {
+    pub start_ms: f64,
+    pub end_ms: f64,
+    pub x: f64,
+    pub y: f64,
+    pub pursuit: bool,
+}
+
+/// Scan-path features of the current window (degrees, milliseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct WindowFeatures {
+    /// Valid data in the window (ms).
+    pub valid_ms: f64,
+    /// Fixations (incl. pursuit) ending in the window.
+    pub n_fix: f64,
+    /// Mean fixation duration (ms).
+    pub mean_fix_ms: f64,
+    /// Share of valid time spent in pursuit.
+    pub pursuit_frac: f64,
+    /// Fixation-to-fixation transitions considered.
+    pub n_trans: f64,
+    /// Share of transitions that are forward reading saccades.
+    pub fwd_frac: f64,
+    /// Share of transitions that are return sweeps.
+    pub sweep_frac: f64,
+    /// Share of transitions that are short regressions.
+    pub regress_frac: f64,
+    /// Share of transitions that fit no reading pattern.
+    pub unrelated_frac: f64,
+    /// Mean transition amplitude (deg).
+    pub mean_amp: f64,
+    /// Horizontal share of the bin-to-bin path length.
+    pub h_frac: f64,
+    /// Share of horizontal bin steps that go right (steps > 0.15 deg).
+    pub right_frac: f64,
+    /// Share of the leftward path made of large jumps (return-sweep like).
+    pub left_jump_frac: f64,
+    /// RMS distance of the bins from their mean (deg).
+    pub spread: f64,
+    /// Median bin-to-bin speed (deg/s).
+    pub speed_med: f64,
+    /// Share of bin steps slower than 3 deg/s.
+    pub still_frac: f64,
+    /// Share of bin steps faster than 40 deg/s.
+    pub jump_frac: f64,
+    /// Number of leftward jumps larger than the return-sweep threshold, per second.
+    pub sweep_rate: f64,
+    /// Return sweeps preceded by a rightward progression covering at least half their
+    /// length (a read line followed by a return sweep), per second.
+    pub line_cycles: f64,
+    /// Net rightward share of the small horizontal bin steps (−1 all left … 1 all right).
+    pub progression: f64,
+}
+
+pub(crate) fn compute_features(
+    bins: &VecDeque<Bin>,
+    fixes: &VecDeque<FixRec>,
+    cfg: &ActivityConfig,
+    window_start: f64,
+) -> WindowFeatures {
+    let mut f = WindowFeatures::default();
+    let bin_ms = cfg.bin_ms;
+
+    // ---- bins
+    let mut nvalid = 0.0;
+    let (mut mx, mut my) = (0.0, 0.0);
+    for b in bins.iter().filter(|b| b.valid) {
+        nvalid += 1.0;
+        mx += b.x;
+        my += b.y;
+    }
+    f.valid_ms = nvalid * bin_ms;
+    if nvalid > 0.0 {
+        mx /= nvalid;
+        my /= nvalid;
+        let mut ss = 0.0;
+        for b in bins.iter().filter(|b| b.valid) {
+            ss += (b.x - mx).powi(2) + (b.y - my).powi(2);
+        }
+        f.spread = (ss / nvalid).sqrt();
+    }
+    let mut speeds: [f64; 128] = [0.0; 128];
+    let mut ns = 0usize;
+    let (mut ph, mut pv) = (0.0, 0.0);
+    let (mut right, mut moved_h) = (0.0, 0.0);
+    let (mut left_path, mut left_jump) = (0.0, 0.0);
+    let (mut still, mut jumps, mut nsteps) = (0.0, 0.0, 0.0);
+    let mut sweeps = 0.0;
+    let mut cycles = 0.0;
+    let mut run_left = 0.0f64;
+    let mut run_left_dy = 0.0f64;
+    let (mut small_pos, mut small_neg) = (0.0, 0.0);
+    // Rightward extent of the current line candidate: start x and furthest x.
+    let mut seg: Option<(f64, f64)> = None;
+    let mut prev: Option<&Bin> = None;
+    let mut end_sweep =
+        |run_left: &mut f64, run_left_dy: &mut f64, seg: &mut Option<(f64, f64)>, x_now: f64| {
+            if *run_left > cfg.return_sweep_min_deg && run_left_dy.abs() <= 0.5 * *run_left {
+                sweeps += 1.0;
+                if let Some((x0, xmax)) = *seg
+                    && xmax - x0 >= 0.5 * *run_left
+                {
+                    cycles += 1.0;
+                }
+                *seg = Some((x_now, x_now));
+            }
+            *run_left = 0.0;
+            *run_left_dy = 0.0;
+        };
+    for b in bins.iter() {
+        if !b.valid {
+            prev = None;
+            continue;
+        }
+        match &mut seg {
+            Some((_, xmax)) => *xmax = xmax.max(b.x),
+            None => seg = Some((b.x, b.x)),
+        }
+        if let Some(p) = prev
+            && b.index - p.index <= 2
+        {
+            let dt = (b.index - p.index) as f64 * bin_ms / 1000.0;
+            let dx = b.x - p.x;
+            let dy = b.y - p.y;
+            let d = dx.hypot(dy);
+            let v = d / dt;
+            if ns < speeds.len() {
+                speeds[ns] = v;
+                ns += 1;
+            }
+            nsteps += 1.0;
+            if v < 3.0 {
+                still += 1.0;
+            }
+            if v > 40.0 {
+                jumps += 1.0;
+            }
+            ph += dx.abs();
+            pv += dy.abs();
+            if dx.abs() > 0.15 {
+                moved_h += 1.0;
+                if dx > 0.0 {
+                    right += 1.0;
+                }
+            }
+            if dx.abs() < 1.5 {
+                if dx > 0.0 {
+                    small_pos += dx;
+                } else {
+                    small_neg -= dx;
+                }
+            }
+            if dx < 0.0 {
+                left_path += -dx;
+                if -dx > 1.5 {
+                    left_jump += -dx;
+                }
+                run_left += -dx;
+                run_left_dy += dy;
+            } else {
+                end_sweep(&mut run_left, &mut run_left_dy, &mut seg, b.x);
+            }
+        }
+        prev = Some(b);
+    }
+    let last_x = bins.back().map_or(0.0, |b| b.x);
+    end_sweep(&mut run_left, &mut run_left_dy, &mut seg, last_x);
+    if small_pos + small_neg > 0.0 {
+        f.progression = (small_pos - small_neg) / (small_pos + small_neg);
+    }
+    if ph + pv > 0.0 {
+        f.h_frac = ph / (ph + pv);
+    }
+    if moved_h > 0.0 {
+        f.right_frac = right / moved_h;
+    }
+    if left_path > 0.0 {
+        f.left_jump_frac = left_jump / left_path;
+    }
+    if nsteps > 0.0 {
+        f.still_frac = still / nsteps;
+        f.jump_frac = jumps / nsteps;
+    }
+    if ns > 0 {
+        let s = &mut speeds[..ns];
+        s.sort_by(f64::total_cmp);
+        f.speed_med = s[ns / 2];
+    }
+    if f.valid_ms > 0.0 {
+        f.sweep_rate = sweeps / (f.valid_ms / 1000.0);
+        f.line_cycles = cycles / (f.valid_ms / 1000.0);
+    }
+
+    // ---- fixations
+    let mut fix_ms = 0.0;
+    let mut pursuit_ms = 0.0;
+    let mut prevf: Option<&FixRec> = None;
+    let (mut fwd, mut sweep, mut regress, mut unrelated, mut amp) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for fx in fixes.iter() {
+        let d = fx.end_ms - fx.start_ms.max(window_start);
+        if d <= 0.0 {
+            continue;
+        }
+        f.n_fix += 1.0;
+        fix_ms += d;
+        if fx.pursuit {
+            pursuit_ms += d;
+        }
+        if let Some(p) = prevf
+            && fx.start_ms - p.end_ms < 600.0
+        {
+            let dx = fx.x - p.x;
+            let dy = fx.y - p.y;
+            f.n_trans += 1.0;
+            amp += dx.hypot(dy);
+            if dx >= cfg.read_forward_min_deg
+                && dx <= cfg.read_forward_max_deg
+                && dy.abs() <= cfg.read_line_tolerance_deg.max(0.3 * dx)
+            {
+                fwd += 1.0;
+            } else if -dx >= cfg.return_sweep_min_deg && dy.abs() <= 0.5 * -dx {
+                sweep += 1.0;
+            } else if dx < 0.0
+                && -dx < cfg.return_sweep_min_deg
+                && dy.abs() <= cfg.read_line_tolerance_deg
+            {
+                regress += 1.0;
+            } else {
+                unrelated += 1.0;
+            }
+        }
+        prevf = Some(fx);
+    }
+    if f.n_fix > 0.0 {
+        f.mean_fix_ms = fix_ms / f.n_fix;
+    }
+    if f.valid_ms > 0.0 {
+        f.pursuit_frac = (pursuit_ms / f.valid_ms).min(1.0);
+    }
+    if f.n_trans > 0.0 {
+        f.fwd_frac = fwd / f.n_trans;
+        f.sweep_frac = sweep / f.n_trans;
+        f.regress_frac = regress / f.n_trans;
+        f.unrelated_frac = unrelated / f.n_trans;
+        f.mean_amp = amp / f.n_trans;
+    }
+    f
+}
+
+/// Number of entries in [`WindowFeatures::vector`].
+pub const N_FEATURES: usize = 18;
+
+/// Names of the entries of [`WindowFeatures::vector`].
+pub const FEATURE_NAMES: [&str; N_FEATURES] = [
+    "fwd_frac",
+    "sweep_frac",
+    "regress_frac",
+    "unrelated_frac",
+    "ln_amp",
+    "ln_fix_ms",
+    "pursuit_frac",
+    "h_frac",
+    "right_frac",
+    "left_jump_frac",
+    "ln_spread",
+    "ln_speed_med",
+    "still_frac",
+    "jump_frac",
+    "sweep_rate",
+    "line_cycles",
+    "progression",
+    "fix_rate",
+];
+
+impl WindowFeatures {
+    /// The features as the vector the linear model scores (see [`FEATURE_NAMES`]).
+    pub fn vector(&self) -> [f64; N_FEATURES] {
+        let secs = (self.valid_ms / 1000.0).max(0.1);
+        let v = [
+            self.fwd_frac,
+            self.sweep_frac,
+            self.regress_frac,
+            self.unrelated_frac,
+            (1.0 + self.mean_amp).ln(),
+            (self.mean_fix_ms.max(20.0) / 200.0).ln(),
+            self.pursuit_frac,
+            self.h_frac,
+            self.right_frac,
+            self.left_jump_frac,
+            (1.0 + self.spread).ln(),
+            (1.0 + self.speed_med).ln(),
+            self.still_frac,
+            self.jump_frac,
+            self.sweep_rate,
+            self.line_cycles,
+            self.progression,
+            self.n_fix / secs,
+        ];
+        v.map(|x| if x.is_finite() { x } else { 0.0 })
+    }
+}
+
+/// Multinomial logistic model over [`WindowFeatures::vector`]: class probabilities for
+/// reading, browsing, watching. Features are standardised with `mean` / `scale` first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinearModel {
+    /// Feature means.
+    pub mean: [f64; N_FEATURES],
+    /// Feature standard deviations.
+    pub scale: [f64; N_FEATURES],
+    /// Weights per class (reading, browsing, watching).
+    pub weights: [[f64; N_FEATURES]; 3],
+    /// Bias per class.
+    pub bias: [f64; 3],
+}
+
+impl LinearModel {
+    /// Class probabilities (reading, browsing, watching) for a feature vector.
+    pub fn probabilities(&self, x: &[f64; N_FEATURES]) -> [f64; 3] {
+        let mut z = self.bias;
+        for (j, &xj) in x.iter().enumerate() {
+            let s = if self.scale[j].is_finite() && self.scale[j] > 1e-9 {
+                self.scale[j]
+            } else {
+                1.0
+            };
+            let v = ((xj - self.mean[j]) / s).clamp(-6.0, 6.0);
+            for (zc, w) in z.iter_mut().zip(&self.weights) {
+                *zc += w[j] * v;
+            }
+        }
+        let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if !m.is_finite() {
+            return [1.0 / 3.0; 3];
+        }
+        let e = z.map(|v| (v - m).exp());
+        let sum: f64 = e.iter().sum();
+        e.map(|v| v / sum)
+    }
+}
+
+#[allow(dead_code)]
+fn ramp(v: f64, lo: f64, hi: f64) -> f64 {
+    if hi <= lo {
+        return if v >= hi { 1.0 } else { 0.0 };
+    }
+    ((v - lo) / (hi - lo)).clamp(0.0, 1.0)
+}
+
+/// Raw scores (0..1) for reading, browsing, watching.
+pub(crate) fn scores(f: &WindowFeatures, cfg: &ActivityConfig, lab: bool) -> [f64; 3] {
+    let model = if lab {
+        &cfg.model_lab
+    } else {
+        &cfg.model_webcam
+    };
+    model.probabilities(&f.vector())
+}
