@@ -159,6 +159,22 @@ impl IrisModel {
         }
     }
 
+    /// Output `i` as f32, dequantising int8 outputs of a quantised network.
+    fn output_f32(&self, i: usize) -> Result<Vec<f32>> {
+        let m = self.outputs.get(i)?;
+        if m.typ() == core::CV_32F {
+            return Ok(m.data_typed::<f32>()?.to_vec());
+        }
+        let mut scales = Vector::<f32>::new();
+        let mut zeros = Vector::<i32>::new();
+        self.net.get_output_details(&mut scales, &mut zeros)?;
+        let (s, z) = (scales.get(i).unwrap_or(1.0), zeros.get(i).unwrap_or(0));
+        Ok(m.data_typed::<i8>()?
+            .iter()
+            .map(|&q| s * (q as i32 - z) as f32)
+            .collect())
+    }
+
     fn forward(&mut self, n: usize) -> Result<(Vec<f32>, Vec<f32>)> {
         let blob = dnn::blob_from_images(
             &self.crops,
@@ -171,8 +187,8 @@ impl IrisModel {
         )?;
         self.net.set_input(&blob, "", 1.0, Scalar::default())?;
         self.net.forward(&mut self.outputs, &self.out_names)?;
-        let contour = self.outputs.get(0)?.data_typed::<f32>()?.to_vec();
-        let iris = self.outputs.get(1)?.data_typed::<f32>()?.to_vec();
+        let contour = self.output_f32(0)?;
+        let iris = self.output_f32(1)?;
         if contour.len() != n * CONTOUR_POINTS * 3 || iris.len() != n * IRIS_POINTS * 3 {
             return Err(GazeError::Model {
                 name: "iris_landmark",
@@ -186,28 +202,26 @@ impl IrisModel {
         Ok((contour, iris))
     }
 
-    /// Runs the model on each ROI of `image` — in one batch when the network allows it.
+    /// Crops and converts each ROI of `image` to the model's 64×64 RGB input.
     /// `to_rgb` converts the image's channel layout to RGB (`None`: already RGB).
-    pub fn run(
-        &mut self,
-        image: &Mat,
-        rois: &[EyeRoi],
-        to_rgb: Option<i32>,
-    ) -> Result<Vec<EyeLandmarks>> {
-        let mut crops = Vec::with_capacity(rois.len());
-        for roi in rois {
-            crops.push(self.crop(image, roi, to_rgb)?);
-        }
-        let mut results = Vec::with_capacity(rois.len());
+    pub fn crops(&mut self, image: &Mat, rois: &[EyeRoi], to_rgb: Option<i32>) -> Result<Vec<Mat>> {
+        rois.iter()
+            .map(|roi| self.crop(image, roi, to_rgb))
+            .collect()
+    }
+
+    /// Runs the model on crops made by [`IrisModel::crops`] for `rois` — in one batch when the
+    /// network allows it — and maps the landmarks back to the image.
+    pub fn infer(&mut self, crops: &[Mat], rois: &[EyeRoi]) -> Result<Vec<EyeLandmarks>> {
         let mut outputs: Vec<(Vec<f32>, Vec<f32>)> = Vec::new();
-        if self.batched && rois.len() > 1 {
+        if self.batched && crops.len() > 1 {
             self.crops.clear();
-            for c in &crops {
+            for c in crops {
                 self.crops.push(c.clone());
             }
-            match self.forward(rois.len()) {
+            match self.forward(crops.len()) {
                 Ok((contour, iris)) => {
-                    for i in 0..rois.len() {
+                    for i in 0..crops.len() {
                         outputs.push((
                             contour[i * CONTOUR_POINTS * 3..(i + 1) * CONTOUR_POINTS * 3].to_vec(),
                             iris[i * IRIS_POINTS * 3..(i + 1) * IRIS_POINTS * 3].to_vec(),
@@ -220,23 +234,57 @@ impl IrisModel {
         if outputs.is_empty() {
             for c in crops {
                 self.crops.clear();
-                self.crops.push(c);
+                self.crops.push(c.clone());
                 outputs.push(self.forward(1)?);
             }
         }
-        for (roi, (contour, iris)) in rois.iter().zip(outputs) {
-            let map = |v: &[f32], n: usize| -> Vec<Point> {
-                (0..n)
-                    .map(|i| roi.to_image(v[i * 3], v[i * 3 + 1]))
-                    .collect()
-            };
-            results.push(EyeLandmarks {
-                contour: map(&contour, CONTOUR_POINTS),
-                iris: map(&iris, IRIS_POINTS),
-            });
-        }
-        Ok(results)
+        Ok(rois
+            .iter()
+            .zip(outputs)
+            .map(|(roi, (contour, iris))| {
+                let map = |v: &[f32], n: usize| -> Vec<Point> {
+                    (0..n)
+                        .map(|i| roi.to_image(v[i * 3], v[i * 3 + 1]))
+                        .collect()
+                };
+                EyeLandmarks {
+                    contour: map(&contour, CONTOUR_POINTS),
+                    iris: map(&iris, IRIS_POINTS),
+                }
+            })
+            .collect())
     }
+
+    /// Crops and runs the model on each ROI of `image`.
+    pub fn run(
+        &mut self,
+        image: &Mat,
+        rois: &[EyeRoi],
+        to_rgb: Option<i32>,
+    ) -> Result<Vec<EyeLandmarks>> {
+        let crops = self.crops(image, rois, to_rgb)?;
+        self.infer(&crops, rois)
+    }
+}
+
+/// Largest mean absolute difference (grey levels, 0–255) between corresponding crops; infinite
+/// when the lists do not match.
+pub fn crop_difference(a: &[Mat], b: &[Mat]) -> f32 {
+    if a.len() != b.len() || a.is_empty() {
+        return f32::INFINITY;
+    }
+    let mut worst = 0.0f32;
+    for (x, y) in a.iter().zip(b) {
+        let (Ok(x), Ok(y)) = (x.data_bytes(), y.data_bytes()) else {
+            return f32::INFINITY;
+        };
+        if x.len() != y.len() || x.is_empty() {
+            return f32::INFINITY;
+        }
+        let sum: u64 = x.iter().zip(y).map(|(&p, &q)| p.abs_diff(q) as u64).sum();
+        worst = worst.max(sum as f32 / x.len() as f32);
+    }
+    worst
 }
 
 #[cfg(test)]

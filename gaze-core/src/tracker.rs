@@ -11,7 +11,7 @@ use crate::face::FaceDetector;
 use crate::frame::{Frame, PixelFormat};
 use crate::gaze::{self, DirectionConfig, EyeGaze};
 use crate::head_pose::{HeadPoseEstimator, PosePoints};
-use crate::iris::{EyeLandmarks, EyeRoi, IrisModel};
+use crate::iris::{EyeLandmarks, EyeRoi, IrisModel, crop_difference};
 use crate::models::ModelPaths;
 use crate::result::{
     AttentionEvidence, BoundingBox, Direction, Eye, Face, FaceKeypoints, FrameResult, Gaze,
@@ -33,9 +33,16 @@ pub struct TrackerConfig {
     pub redetect_every: u32,
     /// Run the face detector on every frame (no tracking mode).
     pub detect_every_frame: bool,
-    /// Eye crop side, as a fraction of the distance between the detector's eye keypoints,
-    /// used right after a detection (later crops follow the eye corners).
+    /// Eye crop side as a fraction of the distance between the eyes (the detector's eye
+    /// keypoints right after a detection, the eye-corner midpoints while tracking).
     pub detection_eye_crop: f32,
+    /// Reuse the previous frame's eye landmarks when the eye crops differ from the ones that
+    /// produced them by at most this mean absolute difference (grey levels, 0–255); 0 disables.
+    /// Skips the iris network on frames where the eyes did not change.
+    pub reuse_max_diff: f32,
+    /// Keep the eye crops in place while the eyes move less than this fraction of the crop
+    /// size (steadier landmarks, and it lets `reuse_max_diff` apply).
+    pub crop_hold: f32,
     /// Gaze smoothing (None: raw values).
     pub smoothing: Option<OneEuroParams>,
     /// Blink detection.
@@ -53,6 +60,8 @@ impl Default for TrackerConfig {
             redetect_every: 30,
             detect_every_frame: false,
             detection_eye_crop: 1.0,
+            reuse_max_diff: 2.0,
+            crop_hold: 0.02,
             smoothing: Some(OneEuroParams::default()),
             blink: BlinkConfig::default(),
             direction: DirectionConfig::default(),
@@ -88,6 +97,8 @@ struct TrackState {
     /// Eye centres (corner midpoints) when the face was detected.
     anchor: (Point, Point),
     frames_since_detect: u32,
+    /// Crops made at `rois` and the landmarks they gave (for reuse).
+    last: Option<(Vec<Mat>, [EyeLandmarks; 2])>,
 }
 
 struct Smoothers {
@@ -262,7 +273,7 @@ impl Tracker {
                 return Ok(self.no_face(frame));
             }
         }
-        let mut landmarks = self.run_iris(&mat, to_rgb)?;
+        let mut landmarks = self.run_iris(&mat, to_rgb, !detected_now)?;
         if landmarks.is_none() && !detected_now {
             // Lost track: look for the face again on this same frame.
             detected_now = true;
@@ -270,7 +281,7 @@ impl Tracker {
             if !self.detect(&mat, to_rgb)? {
                 return Ok(self.no_face(frame));
             }
-            landmarks = self.run_iris(&mat, to_rgb)?;
+            landmarks = self.run_iris(&mat, to_rgb, false)?;
         }
         let Some([left_img, right_img]) = landmarks else {
             self.state = None;
@@ -293,9 +304,11 @@ impl Tracker {
         } else {
             (k.left_eye, k.right_eye)
         };
+        // Keep the tracked crops when the detection agrees with them (eye keypoints within a
+        // quarter of the eye distance); otherwise start again from the keypoints.
         let keep_rois = self.state.as_ref().and_then(|s| {
-            let propagated = self.face_now(s);
-            (propagated.bbox.iou(&face.bbox) > 0.3).then_some(s.rois)
+            let tol = 0.25 * a.dist(b);
+            (s.rois[0].center.dist(a) < tol && s.rois[1].center.dist(b) < tol).then_some(s.rois)
         });
         let rois = keep_rois.unwrap_or_else(|| {
             let iod = a.dist(b);
@@ -325,6 +338,7 @@ impl Tracker {
             detected: face,
             anchor,
             frames_since_detect: 0,
+            last: None,
         });
         Ok(true)
     }
@@ -356,18 +370,35 @@ impl Tracker {
         }
     }
 
-    fn run_iris(&mut self, mat: &Mat, to_rgb: Option<i32>) -> Result<Option<[EyeLandmarks; 2]>> {
+    fn run_iris(
+        &mut self,
+        mat: &Mat,
+        to_rgb: Option<i32>,
+        allow_reuse: bool,
+    ) -> Result<Option<[EyeLandmarks; 2]>> {
         let Some(state) = &self.state else {
             return Ok(None);
         };
         let rois = state.rois;
-        let mut out = self.iris.run(mat, &rois, to_rgb)?;
+        let crops = self.iris.crops(mat, &rois, to_rgb)?;
+        if allow_reuse && self.config.reuse_max_diff > 0.0 {
+            if let Some((prev_crops, prev)) = &state.last {
+                if crop_difference(&crops, prev_crops) <= self.config.reuse_max_diff {
+                    return Ok(Some(prev.clone()));
+                }
+            }
+        }
+        let mut out = self.iris.infer(&crops, &rois)?;
         if out.len() != 2 || !plausible(&out[0], &rois[0]) || !plausible(&out[1], &rois[1]) {
             return Ok(None);
         }
         let right = out.pop();
         let left = out.pop();
-        Ok(left.zip(right).map(|(l, r)| [l, r]))
+        let result = left.zip(right).map(|(l, r)| [l, r]);
+        if let (Some(s), Some(r)) = (self.state.as_mut(), result.as_ref()) {
+            s.last = Some((crops, r.clone()));
+        }
+        Ok(result)
     }
 
     fn no_face(&mut self, frame: &Frame<'_>) -> FrameResult {
@@ -404,10 +435,35 @@ impl Tracker {
         let left_eye: Eye = right_img.to_eye();
         let face = match self.state.as_mut() {
             Some(s) => {
-                s.rois = [
-                    EyeRoi::from_corners(right_eye.corners.outer, right_eye.corners.inner, false),
-                    EyeRoi::from_corners(left_eye.corners.inner, left_eye.corners.outer, true),
-                ];
+                // Next crops: centred on each eye's corner midpoint, sized and rotated from the
+                // line between the two eyes. Using the between-eye distance (not each eye's own
+                // width) keeps the crop scale from feeding back on itself and shrinking.
+                let a = right_eye.corners.outer.mid(right_eye.corners.inner);
+                let b = left_eye.corners.inner.mid(left_eye.corners.outer);
+                let size = a.dist(b) * self.config.detection_eye_crop;
+                let angle = (b.y - a.y).atan2(b.x - a.x);
+                let hold = self.config.crop_hold * s.rois[0].size;
+                let steady = s.rois[0].center.dist(a) <= hold
+                    && s.rois[1].center.dist(b) <= hold
+                    && (size - s.rois[0].size).abs() <= 2.0 * hold
+                    && (angle - s.rois[0].angle).abs() <= 2.0 * self.config.crop_hold;
+                if !steady {
+                    s.rois = [
+                        EyeRoi {
+                            center: a,
+                            size,
+                            angle,
+                            flip: false,
+                        },
+                        EyeRoi {
+                            center: b,
+                            size,
+                            angle,
+                            flip: true,
+                        },
+                    ];
+                    s.last = None;
+                }
                 if detected_now {
                     s.anchor = (s.rois[0].center, s.rois[1].center);
                     s.frames_since_detect = 0;
