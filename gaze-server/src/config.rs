@@ -1,0 +1,142 @@
+//! Command-line / environment configuration (clap).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Server settings. Every flag can also be given as an environment variable (shown in
+/// `--help`).
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "gaze-server",
+    version,
+    about = "gaze REST + WebSocket API and web UI"
+)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "GAZE_BIND", default_value = "127.0.0.1:8000")]
+    pub bind: SocketAddr,
+
+    /// Store URL: `redis://host:port[/db]`, `redis+cluster://h1:p1,h2:p2`, or `memory://`
+    /// (not persistent). Unset: the server starts its own local redis-server (AOF everysec)
+    /// with its data under `--data-dir`.
+    #[arg(long, env = "GAZE_STORE_URL")]
+    pub store_url: Option<String>,
+
+    /// Data directory for the managed redis-server (used when no store URL is set).
+    #[arg(long, env = "GAZE_DATA_DIR", default_value = "data/redis")]
+    pub data_dir: PathBuf,
+
+    /// Port of the managed redis-server (0: pick a free port).
+    #[arg(long, env = "GAZE_REDIS_PORT", default_value_t = 6390)]
+    pub redis_port: u16,
+
+    /// redis-server executable for the managed instance.
+    #[arg(long, env = "GAZE_REDIS_SERVER", default_value = "redis-server")]
+    pub redis_server: String,
+
+    /// Usernames with admin rights (comma separated, case-insensitive). Admins see every
+    /// user's profile and sessions and may watch any live session.
+    #[arg(long = "admin-user", env = "GAZE_ADMIN_USERS", value_delimiter = ',')]
+    pub admin_users: Vec<String>,
+
+    /// Largest accepted frame (encoded bytes of one JPEG/PNG, after base64 decoding).
+    #[arg(long, env = "GAZE_MAX_FRAME_BYTES", default_value_t = 1024 * 1024)]
+    pub max_frame_bytes: usize,
+
+    /// Largest accepted frame width or height (pixels).
+    #[arg(long, env = "GAZE_MAX_FRAME_SIDE", default_value_t = 1920)]
+    pub max_frame_side: u32,
+
+    /// Most live sessions at once (new ones get 503).
+    #[arg(long, env = "GAZE_MAX_LIVE_SESSIONS", default_value_t = 256)]
+    pub max_live_sessions: usize,
+
+    /// Frames processed in parallel (0: one per CPU core).
+    #[arg(long, env = "GAZE_WORKERS", default_value_t = 0)]
+    pub workers: usize,
+
+    /// Login token lifetime (hours).
+    #[arg(long, env = "GAZE_TOKEN_TTL_HOURS", default_value_t = 168)]
+    pub token_ttl_hours: u64,
+
+    /// Seconds between checkpoints of a live session to the store.
+    #[arg(long, env = "GAZE_CHECKPOINT_SECS", default_value_t = 5)]
+    pub checkpoint_secs: u64,
+
+    /// Seconds a session waits for its tracking connection to come back before it is
+    /// finalised (0: finalise as soon as the connection drops).
+    #[arg(long, env = "GAZE_RECONNECT_GRACE_SECS", default_value_t = 10)]
+    pub reconnect_grace_secs: u64,
+
+    /// Seconds a WebSocket may take to authenticate with its first message.
+    #[arg(long, env = "GAZE_WS_AUTH_TIMEOUT_SECS", default_value_t = 10)]
+    pub ws_auth_timeout_secs: u64,
+
+    /// Log filter (tracing EnvFilter syntax, e.g. `info` or `gaze_server=debug`).
+    #[arg(long, env = "GAZE_LOG", default_value = "info")]
+    pub log_level: String,
+
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, env = "GAZE_LOG_JSON")]
+    pub log_json: bool,
+
+    /// Mark the login cookie `Secure` (set when served over HTTPS).
+    #[arg(long, env = "GAZE_COOKIE_SECURE")]
+    pub cookie_secure: bool,
+
+    /// Open the web UI in a browser (xdg-open) once the server listens.
+    #[arg(long, env = "GAZE_OPEN")]
+    pub open: bool,
+
+    /// Finalise sessions left live by a previous run at startup.
+    #[arg(long, env = "GAZE_FINALIZE_STALE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub finalize_stale: bool,
+
+    /// Cheap password hashing: for tests only, never in production.
+    #[arg(long, env = "GAZE_INSECURE_FAST_HASH", hide = true)]
+    pub insecure_fast_hash: bool,
+}
+
+impl Config {
+    /// Defaults (as if no flag were given), for tests and embedding.
+    pub fn defaults() -> Self {
+        Config::parse_from(["gaze-server"])
+    }
+
+    /// Whether `username` is an admin.
+    pub fn is_admin(&self, username: &str) -> bool {
+        self.admin_users
+            .iter()
+            .any(|a| a.trim().eq_ignore_ascii_case(username))
+    }
+
+    /// Worker count with 0 resolved to the number of cores.
+    pub fn worker_count(&self) -> usize {
+        if self.workers > 0 {
+            self.workers
+        } else {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        }
+    }
+
+    /// Largest WebSocket message accepted at the protocol level (bigger ones close the
+    /// connection with 1009); frames between `max_frame_bytes` and this get an error reply.
+    pub fn ws_hard_limit(&self) -> usize {
+        self.max_frame_bytes.saturating_mul(4).max(64 * 1024)
+    }
+
+    /// Largest HTTP request body (calibration points carry a few frames).
+    pub fn body_limit(&self) -> usize {
+        self.max_frame_bytes.saturating_mul(12).max(64 * 1024)
+    }
+
+    /// Token lifetime.
+    pub fn token_ttl(&self) -> Duration {
+        Duration::from_secs(self.token_ttl_hours.clamp(1, 90 * 24) * 3600)
+    }
+}

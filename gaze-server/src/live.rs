@@ -1,0 +1,479 @@
+//! Live sessions on this instance: the per-session engine (tracker + accounting), frame
+//! processing off the async runtime, checkpoints, and finalisation.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use base64::Engine as _;
+use gaze_core::{
+    Calibration, Frame, FrameMessage, FrameResult, PixelFormat, SessionReport, Tracker,
+    TrackerConfig,
+};
+use gaze_store::{Checkpoint, StoreError};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::accounting::{LiveAccount, LiveStatus};
+use crate::error::{AppError, AppResult};
+use crate::state::SharedState;
+
+/// Encoded image bytes of one frame, as received.
+#[derive(Debug)]
+pub enum FramePayload {
+    /// A binary WebSocket message: JPEG or PNG bytes.
+    Encoded(Bytes),
+    /// A `data:image/...;base64,` URL or bare base64 (the original client's `image` field).
+    Base64(String),
+}
+
+/// One frame to process.
+#[derive(Debug)]
+pub struct FrameInput {
+    /// Image bytes.
+    pub payload: FramePayload,
+    /// Capture time (ms; the client's clock when given, else the server's).
+    pub timestamp_ms: f64,
+}
+
+/// Size limits applied to every frame.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameLimits {
+    /// Largest encoded frame (bytes).
+    pub max_bytes: usize,
+    /// Largest width or height (pixels).
+    pub max_side: u32,
+}
+
+/// Decodes base64 (optionally inside a data URL) with a size check before decoding.
+pub fn decode_base64_image(s: &str, max_bytes: usize) -> AppResult<Vec<u8>> {
+    let b64 = match s.split_once(',') {
+        Some((head, rest)) if head.starts_with("data:") => {
+            if !head.ends_with(";base64") {
+                return Err(AppError::BadRequest(
+                    "image data URL must be base64-encoded".into(),
+                ));
+            }
+            rest
+        }
+        _ => s,
+    };
+    let b64 = b64.trim();
+    if b64.len() / 4 * 3 > max_bytes.saturating_add(3) {
+        return Err(AppError::TooLarge(format!(
+            "frame larger than {max_bytes} bytes"
+        )));
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(b64))
+        .map_err(|e| AppError::BadRequest(format!("image is not valid base64: {e}")))
+}
+
+/// Decodes JPEG/PNG bytes to packed RGB, refusing oversized data before decoding pixels.
+pub fn decode_image(bytes: &[u8], limits: FrameLimits) -> AppResult<image::RgbImage> {
+    if bytes.len() > limits.max_bytes {
+        return Err(AppError::TooLarge(format!(
+            "frame of {} bytes exceeds the limit of {} bytes",
+            bytes.len(),
+            limits.max_bytes
+        )));
+    }
+    let format = image::guess_format(bytes)
+        .map_err(|_| AppError::BadRequest("frame is not a JPEG or PNG image".into()))?;
+    if !matches!(format, image::ImageFormat::Jpeg | image::ImageFormat::Png) {
+        return Err(AppError::BadRequest(
+            "frame is not a JPEG or PNG image".into(),
+        ));
+    }
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    let mut lim = image::Limits::default();
+    lim.max_image_width = Some(limits.max_side);
+    lim.max_image_height = Some(limits.max_side);
+    lim.max_alloc = Some(256 * 1024 * 1024);
+    reader.limits(lim);
+    let img = reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => {
+            AppError::TooLarge(format!("frame larger than {0}x{0} pixels", limits.max_side))
+        }
+        other => AppError::BadRequest(format!("cannot decode frame: {other}")),
+    })?;
+    Ok(img.into_rgb8())
+}
+
+/// Runs a tracker on decoded frame bytes.
+pub fn track_bytes(
+    tracker: &mut Tracker,
+    bytes: &[u8],
+    limits: FrameLimits,
+    timestamp_ms: f64,
+) -> AppResult<FrameResult> {
+    let img = decode_image(bytes, limits)?;
+    let (w, h) = img.dimensions();
+    let frame = Frame::packed(img.as_raw(), w, h, PixelFormat::Rgb8, timestamp_ms)?;
+    Ok(tracker.process(&frame)?)
+}
+
+/// The per-frame reply on a track socket: the original client's shape (`gaze`, `face`)
+/// plus direction, blink, head pose, screen, confidence, activity, attention and totals.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrackMessage {
+    /// Gaze-core's wire message (original shape plus richer fields).
+    #[serde(flatten)]
+    pub frame: FrameMessage,
+    /// Live activity, attention and running totals.
+    #[serde(flatten)]
+    pub status: LiveStatus,
+    /// Frame width (pixels).
+    pub width: u32,
+    /// Frame height (pixels).
+    pub height: u32,
+    /// Session id.
+    pub session_id: String,
+    /// Frames processed in this session.
+    pub frame_index: u64,
+    /// Frames dropped so far on this connection (a newer frame arrived first).
+    pub dropped: u64,
+    /// Decode + track + account time (ms).
+    pub processing_ms: f64,
+}
+
+struct Engine {
+    tracker: Option<Tracker>,
+    account: LiveAccount,
+    calibration: Option<Calibration>,
+    final_report: Option<SessionReport>,
+    seq: u64,
+    last_checkpoint: Instant,
+    sent_segments: usize,
+}
+
+/// One live session hosted by this instance.
+pub struct LiveSession {
+    /// Session id.
+    pub id: String,
+    /// Owner's user id.
+    pub owner: String,
+    engine: Arc<Mutex<Engine>>,
+    ended: AtomicBool,
+    attached: AtomicU32,
+    generation: AtomicU64,
+    end_tx: watch::Sender<Option<Arc<SessionReport>>>,
+    finalize_lock: tokio::sync::Mutex<Option<SessionReport>>,
+}
+
+impl std::fmt::Debug for LiveSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveSession")
+            .field("id", &self.id)
+            .field("owner", &self.owner)
+            .finish()
+    }
+}
+
+impl LiveSession {
+    /// A new live session; the tracker is created on the first frame.
+    pub fn new(
+        id: &str,
+        owner: &str,
+        calibration: Option<Calibration>,
+        screen: Option<(f64, f64)>,
+    ) -> Arc<Self> {
+        let (end_tx, _) = watch::channel(None);
+        Arc::new(LiveSession {
+            id: id.to_string(),
+            owner: owner.to_string(),
+            engine: Arc::new(Mutex::new(Engine {
+                tracker: None,
+                account: LiveAccount::new(id, screen),
+                calibration,
+                final_report: None,
+                seq: 0,
+                last_checkpoint: Instant::now(),
+                sent_segments: 0,
+            })),
+            ended: AtomicBool::new(false),
+            attached: AtomicU32::new(0),
+            generation: AtomicU64::new(0),
+            end_tx,
+            finalize_lock: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// True once the session has been finalised (or is being finalised).
+    pub fn is_ended(&self) -> bool {
+        self.ended.load(Ordering::SeqCst)
+    }
+
+    /// Resolves when the session ends, with its final report.
+    pub fn subscribe_end(&self) -> watch::Receiver<Option<Arc<SessionReport>>> {
+        self.end_tx.subscribe()
+    }
+
+    /// Registers a tracking connection.
+    pub fn attach(&self) {
+        self.attached.fetch_add(1, Ordering::SeqCst);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The running report (without ending the session).
+    pub fn running_report(&self) -> SessionReport {
+        let e = lock(&self.engine);
+        e.final_report.clone().unwrap_or_else(|| e.account.report())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Live sessions of this instance by id.
+#[derive(Debug, Default)]
+pub struct LiveRegistry {
+    map: Mutex<HashMap<String, Arc<LiveSession>>>,
+}
+
+impl LiveRegistry {
+    /// The live session `id`, if hosted here.
+    pub fn get(&self, id: &str) -> Option<Arc<LiveSession>> {
+        lock(&self.map).get(id).cloned()
+    }
+    /// Adds a session.
+    pub fn insert(&self, s: Arc<LiveSession>) {
+        lock(&self.map).insert(s.id.clone(), s);
+    }
+    /// Removes a session.
+    pub fn remove(&self, id: &str) {
+        lock(&self.map).remove(id);
+    }
+    /// Number of live sessions.
+    pub fn len(&self) -> usize {
+        lock(&self.map).len()
+    }
+    /// True when no session is live.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Every live session.
+    pub fn all(&self) -> Vec<Arc<LiveSession>> {
+        lock(&self.map).values().cloned().collect()
+    }
+    /// The newest live session of `owner`, if any.
+    pub fn latest_of(&self, owner: &str) -> Option<Arc<LiveSession>> {
+        lock(&self.map)
+            .values()
+            .filter(|s| s.owner == owner && !s.is_ended())
+            .max_by(|a, b| a.id.cmp(&b.id))
+            .cloned()
+    }
+}
+
+fn process_blocking(
+    engine: &Mutex<Engine>,
+    session_id: &str,
+    input: FrameInput,
+    limits: FrameLimits,
+    checkpoint_every: Duration,
+    dropped: u64,
+) -> AppResult<(TrackMessage, Option<Checkpoint>)> {
+    let t0 = Instant::now();
+    let owned;
+    let bytes: &[u8] = match &input.payload {
+        FramePayload::Encoded(b) => b,
+        FramePayload::Base64(s) => {
+            owned = decode_base64_image(s, limits.max_bytes)?;
+            &owned
+        }
+    };
+    let img = decode_image(bytes, limits)?;
+    let (w, h) = img.dimensions();
+    let frame = Frame::packed(img.as_raw(), w, h, PixelFormat::Rgb8, input.timestamp_ms)?;
+    let mut guard = lock(engine);
+    let e = &mut *guard;
+    if e.final_report.is_some() {
+        return Err(AppError::Conflict("session has ended".into()));
+    }
+    if e.tracker.is_none() {
+        let mut t = Tracker::new(TrackerConfig::default())
+            .map_err(|err| AppError::Internal(format!("cannot create tracker: {err}")))?;
+        t.set_calibration(e.calibration.clone());
+        e.tracker = Some(t);
+        e.account.new_tracker();
+    }
+    let tracker = e
+        .tracker
+        .as_mut()
+        .ok_or_else(|| AppError::Internal("tracker missing".into()))?;
+    let result = tracker.process(&frame)?;
+    let status = e.account.push(&result);
+    let checkpoint = if e.last_checkpoint.elapsed() >= checkpoint_every {
+        e.last_checkpoint = Instant::now();
+        e.seq += 1;
+        let mut report = e.account.report();
+        let timeline = std::mem::take(&mut report.timeline);
+        // Segments before the last one are closed; the last may still grow.
+        let closed = timeline.len().saturating_sub(1);
+        let segments = timeline
+            .get(e.sent_segments.min(closed)..closed)
+            .map(|s| s.to_vec())
+            .unwrap_or_default();
+        e.sent_segments = closed.max(e.sent_segments);
+        Some(Checkpoint {
+            seq: e.seq,
+            at_ms: now_ms() as i64,
+            report,
+            segments,
+            state: e.account.snapshot(),
+        })
+    } else {
+        None
+    };
+    let msg = TrackMessage {
+        frame: FrameMessage::from(&result),
+        status,
+        width: w,
+        height: h,
+        session_id: session_id.to_string(),
+        frame_index: e.account.frames(),
+        dropped,
+        processing_ms: t0.elapsed().as_secs_f64() * 1000.0,
+    };
+    Ok((msg, checkpoint))
+}
+
+/// Current wall-clock time, Unix epoch ms.
+pub fn now_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or(0.0)
+}
+
+/// Processes one frame on the worker pool and returns the JSON reply. Publishes the reply
+/// to watchers and writes a checkpoint when one is due.
+pub async fn process_frame(
+    st: &SharedState,
+    live: &Arc<LiveSession>,
+    input: FrameInput,
+    dropped: u64,
+) -> AppResult<String> {
+    let permit = st
+        .workers
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| AppError::Busy("server is shutting down".into()))?;
+    let engine = live.engine.clone();
+    let id = live.id.clone();
+    let limits = st.frame_limits();
+    let every = Duration::from_secs(st.config.checkpoint_secs.max(1));
+    let started = Instant::now();
+    let out = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        process_blocking(&engine, &id, input, limits, every, dropped)
+    })
+    .await?;
+    let (msg, checkpoint) = match out {
+        Ok(v) => v,
+        Err(e) => {
+            st.metrics.frames_rejected.fetch_add(1, Ordering::Relaxed);
+            return Err(e);
+        }
+    };
+    st.metrics
+        .observe_processing(started.elapsed().as_secs_f64() * 1000.0);
+    st.metrics.frames_processed.fetch_add(1, Ordering::Relaxed);
+    let text = serde_json::to_string(&msg)
+        .map_err(|e| AppError::Internal(format!("cannot serialise reply: {e}")))?;
+    if let Err(e) = st.store.publish_live(&live.id, &text).await {
+        tracing::debug!(session = %live.id, error = %e, "live publish failed");
+    }
+    if let Some(cp) = checkpoint {
+        let st = st.clone();
+        let id = live.id.clone();
+        tokio::spawn(async move {
+            match st.store.checkpoint(&id, cp).await {
+                Ok(_) => {
+                    st.metrics.checkpoints.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    st.metrics.checkpoint_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(session = %id, error = %e, "checkpoint failed");
+                }
+            }
+        });
+    }
+    Ok(text)
+}
+
+/// Ends a live session: finishes the accounting, stores the final report, notifies the
+/// track and watch sockets. Idempotent: later calls return the same report.
+pub async fn finalize(
+    st: &SharedState,
+    live: &Arc<LiveSession>,
+    reason: &str,
+) -> AppResult<SessionReport> {
+    let mut done = live.finalize_lock.lock().await;
+    if let Some(r) = done.as_ref() {
+        return Ok(r.clone());
+    }
+    live.ended.store(true, Ordering::SeqCst);
+    let engine = live.engine.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        let mut e = lock(&engine);
+        if let Some(r) = &e.final_report {
+            return r.clone();
+        }
+        let r = e.account.finish();
+        e.final_report = Some(r.clone());
+        e.tracker = None;
+        r
+    })
+    .await?;
+    match st.store.end_session(&live.id, report.clone()).await {
+        Ok(_) | Err(StoreError::Conflict(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    *done = Some(report.clone());
+    st.live.remove(&live.id);
+    st.metrics.sessions_ended.fetch_add(1, Ordering::Relaxed);
+    let shared = Arc::new(report.clone());
+    live.end_tx.send_replace(Some(shared));
+    let ended = serde_json::json!({"event": "ended", "reason": reason, "report": report});
+    if let Err(e) = st.store.publish_live(&live.id, &ended.to_string()).await {
+        tracing::debug!(session = %live.id, error = %e, "live publish failed");
+    }
+    tracing::info!(session = %live.id, reason, duration_s = report.duration, "session finalised");
+    Ok(report)
+}
+
+/// Called when a track socket closes: after the reconnect grace, a session with no
+/// connection left is finalised.
+pub fn detach(st: &SharedState, live: &Arc<LiveSession>) {
+    let left = live
+        .attached
+        .fetch_sub(1, Ordering::SeqCst)
+        .saturating_sub(1);
+    if left > 0 || live.is_ended() {
+        return;
+    }
+    let generation = live.generation.load(Ordering::SeqCst);
+    let grace = Duration::from_secs(st.config.reconnect_grace_secs);
+    let st = st.clone();
+    let live = live.clone();
+    tokio::spawn(async move {
+        if !grace.is_zero() {
+            tokio::time::sleep(grace).await;
+        }
+        if live.attached.load(Ordering::SeqCst) == 0
+            && live.generation.load(Ordering::SeqCst) == generation
+            && !live.is_ended()
+        {
+            if let Err(e) = finalize(&st, &live, "connection dropped").await {
+                tracing::warn!(session = %live.id, error = %e, "cannot finalise dropped session");
+            }
+        }
+    });
+}

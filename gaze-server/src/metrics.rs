@@ -1,0 +1,151 @@
+//! Process-wide counters exported at `/metrics` in the Prometheus text format.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Upper bounds (ms) of the frame processing time histogram.
+const BUCKETS_MS: [f64; 9] = [5.0, 10.0, 20.0, 35.0, 50.0, 75.0, 100.0, 250.0, 1000.0];
+
+/// Counters and gauges. All operations are lock-free.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// HTTP requests served.
+    pub http_requests: AtomicU64,
+    /// Frames received over track sockets.
+    pub frames_received: AtomicU64,
+    /// Frames processed.
+    pub frames_processed: AtomicU64,
+    /// Frames dropped because a newer one arrived before they were processed.
+    pub frames_dropped: AtomicU64,
+    /// Frames or messages refused (bad data, too large).
+    pub frames_rejected: AtomicU64,
+    /// Sessions started.
+    pub sessions_started: AtomicU64,
+    /// Sessions finalised.
+    pub sessions_ended: AtomicU64,
+    /// Open track sockets.
+    pub track_sockets: AtomicU64,
+    /// Open watch sockets.
+    pub watch_sockets: AtomicU64,
+    /// Checkpoints written.
+    pub checkpoints: AtomicU64,
+    /// Checkpoints that failed.
+    pub checkpoint_errors: AtomicU64,
+    buckets: [AtomicU64; BUCKETS_MS.len()],
+    latency_sum_us: AtomicU64,
+    latency_count: AtomicU64,
+}
+
+impl Metrics {
+    /// Records one frame's decode + track + account time.
+    pub fn observe_processing(&self, ms: f64) {
+        for (i, b) in BUCKETS_MS.iter().enumerate() {
+            if ms <= *b {
+                self.buckets[i].fetch_add(1, Relaxed);
+            }
+        }
+        self.latency_sum_us.fetch_add((ms * 1000.0) as u64, Relaxed);
+        self.latency_count.fetch_add(1, Relaxed);
+    }
+
+    /// Renders every metric; `live_sessions` is the current number of live sessions.
+    pub fn render(&self, live_sessions: usize) -> String {
+        let mut s = String::with_capacity(2048);
+        let counters: [(&str, &str, &AtomicU64); 9] = [
+            (
+                "gaze_http_requests_total",
+                "HTTP requests served",
+                &self.http_requests,
+            ),
+            (
+                "gaze_frames_received_total",
+                "Frames received",
+                &self.frames_received,
+            ),
+            (
+                "gaze_frames_processed_total",
+                "Frames processed",
+                &self.frames_processed,
+            ),
+            (
+                "gaze_frames_dropped_total",
+                "Stale frames dropped (latest wins)",
+                &self.frames_dropped,
+            ),
+            (
+                "gaze_frames_rejected_total",
+                "Frames or messages refused",
+                &self.frames_rejected,
+            ),
+            (
+                "gaze_sessions_started_total",
+                "Sessions started",
+                &self.sessions_started,
+            ),
+            (
+                "gaze_sessions_ended_total",
+                "Sessions finalised",
+                &self.sessions_ended,
+            ),
+            (
+                "gaze_checkpoints_total",
+                "Checkpoints written",
+                &self.checkpoints,
+            ),
+            (
+                "gaze_checkpoint_errors_total",
+                "Checkpoints failed",
+                &self.checkpoint_errors,
+            ),
+        ];
+        for (name, help, v) in counters {
+            let _ = writeln!(
+                s,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                v.load(Relaxed)
+            );
+        }
+        let gauges: [(&str, &str, u64); 3] = [
+            (
+                "gaze_live_sessions",
+                "Live sessions on this instance",
+                live_sessions as u64,
+            ),
+            (
+                "gaze_track_sockets",
+                "Open track sockets",
+                self.track_sockets.load(Relaxed),
+            ),
+            (
+                "gaze_watch_sockets",
+                "Open watch sockets",
+                self.watch_sockets.load(Relaxed),
+            ),
+        ];
+        for (name, help, v) in gauges {
+            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        }
+        let name = "gaze_frame_processing_seconds";
+        let _ = writeln!(
+            s,
+            "# HELP {name} Decode + track + account time per frame\n# TYPE {name} histogram"
+        );
+        for (i, b) in BUCKETS_MS.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "{name}_bucket{{le=\"{}\"}} {}",
+                b / 1000.0,
+                self.buckets[i].load(Relaxed)
+            );
+        }
+        let count = self.latency_count.load(Relaxed);
+        let _ = writeln!(s, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            s,
+            "{name}_sum {}",
+            self.latency_sum_us.load(Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(s, "{name}_count {count}");
+        s
+    }
+}

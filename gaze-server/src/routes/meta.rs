@@ -1,0 +1,82 @@
+//! `/health`, `/metrics`, request counting and the JSON 404.
+
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use gaze_store::Backend;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::AppError;
+use crate::state::SharedState;
+
+/// `/health` reply.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` or `degraded`.
+    pub status: String,
+    /// `ok`, or the store error.
+    pub store: String,
+    /// `memory`, `redis` or `redis-cluster`.
+    pub backend: String,
+    /// Live sessions on this instance.
+    pub live_sessions: usize,
+    /// Server version.
+    pub version: String,
+}
+
+/// Liveness and store reachability (no authentication).
+#[utoipa::path(get, path = "/health", tag = "meta",
+    responses((status = 200, body = Health), (status = 503, description = "Store unreachable", body = Health)))]
+pub async fn health(State(st): State<SharedState>) -> (StatusCode, Json<Health>) {
+    let store = st.store.ping().await;
+    let backend = match st.store.backend() {
+        Backend::Memory => "memory",
+        Backend::Redis => "redis",
+        Backend::RedisCluster => "redis-cluster",
+    };
+    let ok = store.is_ok();
+    (
+        if ok {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        Json(Health {
+            status: if ok { "ok" } else { "degraded" }.into(),
+            store: store
+                .map(|_| "ok".to_string())
+                .unwrap_or_else(|e| e.to_string()),
+            backend: backend.into(),
+            live_sessions: st.live.len(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }),
+    )
+}
+
+/// Prometheus metrics (text exposition format).
+#[utoipa::path(get, path = "/metrics", tag = "meta",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "Prometheus text", content_type = "text/plain", body = String)))]
+pub async fn metrics(State(st): State<SharedState>, _auth: crate::auth::AuthUser) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        st.metrics.render(st.live.len()),
+    )
+        .into_response()
+}
+
+/// JSON 404 for unknown paths.
+pub async fn not_found() -> AppError {
+    AppError::NotFound("no such route".into())
+}
+
+/// Counts HTTP requests.
+pub async fn count_requests(State(st): State<SharedState>, req: Request, next: Next) -> Response {
+    st.metrics.http_requests.fetch_add(1, Ordering::Relaxed);
+    next.run(req).await
+}

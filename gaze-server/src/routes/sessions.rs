@@ -1,0 +1,451 @@
+//! `/session/*` and `/sessions*`: start, end, details, exports, lists.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use gaze_core::{SessionReport, TimelineSegment};
+use gaze_store::{NewSession, Page, PageRequest, SessionRecord, SessionStatus, StoreError};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::AuthUser;
+use crate::error::{AppError, AppResult, ErrorBody};
+use crate::live::{self, LiveSession, now_ms};
+use crate::routes::{ApiQuery, optional_json};
+use crate::state::SharedState;
+
+/// `POST /session/start` body (optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct StartRequest {
+    /// Where frames come from (free text, default `webcam`).
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Screen width in pixels (for uncalibrated gaze → screen mapping).
+    #[serde(default)]
+    pub screen_width: Option<f64>,
+    /// Screen height in pixels.
+    #[serde(default)]
+    pub screen_height: Option<f64>,
+}
+
+/// `POST /session/start` reply.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StartResponse {
+    /// New session id.
+    pub session_id: String,
+    /// Start time (epoch ms).
+    pub started_at_ms: i64,
+    /// Whether the user's stored calibration is applied.
+    pub calibrated: bool,
+    /// WebSocket path to stream frames to.
+    pub track_url: String,
+    /// WebSocket path for viewers.
+    pub watch_url: String,
+}
+
+/// `POST /session/end` body (optional: without an id, the caller's newest live session ends).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct EndRequest {
+    /// Session to end.
+    #[serde(default)]
+    pub session_id: Option<String>,
+}
+
+/// A session as the API shows it (resume state omitted).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SessionView {
+    /// Session id.
+    pub id: String,
+    /// Owner's user id.
+    pub owner: String,
+    /// Source given at start.
+    pub source: String,
+    /// Start (epoch ms).
+    pub started_at_ms: i64,
+    /// `live` or `ended`.
+    #[schema(value_type = String, example = "ended")]
+    pub status: SessionStatus,
+    /// End (epoch ms, server clock).
+    pub ended_at_ms: Option<i64>,
+    /// Last checkpoint (epoch ms).
+    pub last_checkpoint_ms: Option<i64>,
+    /// Final report when ended, running report while live. Lists omit the timeline.
+    #[schema(value_type = Object)]
+    pub report: Option<SessionReport>,
+}
+
+impl SessionView {
+    fn of(r: SessionRecord, with_timeline: bool) -> Self {
+        let mut report = r.report;
+        if !with_timeline {
+            if let Some(rep) = report.as_mut() {
+                rep.timeline = Vec::new();
+            }
+        }
+        SessionView {
+            id: r.id,
+            owner: r.owner,
+            source: r.source,
+            started_at_ms: r.started_at_ms,
+            status: r.status,
+            ended_at_ms: r.ended_at_ms,
+            last_checkpoint_ms: r.last_checkpoint_ms,
+            report,
+        }
+    }
+}
+
+/// Pagination query.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PageQuery {
+    /// Items per page (1–100, default 20).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    fn request(&self) -> PageRequest {
+        PageRequest {
+            limit: self.limit.unwrap_or(0),
+            cursor: self.cursor.clone().filter(|c| !c.is_empty()),
+        }
+    }
+}
+
+/// One page of sessions, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionPage {
+    /// Sessions.
+    pub items: Vec<SessionView>,
+    /// Cursor for the next page, null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl SessionPage {
+    fn of(p: Page<SessionRecord>, st: &SharedState) -> Self {
+        SessionPage {
+            items: p
+                .items
+                .into_iter()
+                .map(|r| with_live_report(st, SessionView::of(r, false), false))
+                .collect(),
+            next_cursor: p.next_cursor,
+        }
+    }
+}
+
+/// Replaces a live session's stored (checkpointed) report with the up-to-date one.
+fn with_live_report(st: &SharedState, mut v: SessionView, with_timeline: bool) -> SessionView {
+    if v.status != SessionStatus::Live {
+        return v;
+    }
+    if let Some(l) = st.live.get(&v.id) {
+        let mut r = l.running_report();
+        if !with_timeline {
+            r.timeline = Vec::new();
+        }
+        v.report = Some(r);
+    }
+    v
+}
+
+/// Begins a session for the caller.
+#[utoipa::path(post, path = "/session/start", tag = "sessions",
+    request_body(content = Option<StartRequest>, content_type = "application/json"),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, body = StartResponse),
+        (status = 401, body = ErrorBody),
+        (status = 503, description = "Too many live sessions", body = ErrorBody)
+    ))]
+pub async fn start(
+    State(st): State<SharedState>,
+    auth: AuthUser,
+    body: Bytes,
+) -> AppResult<(StatusCode, Json<StartResponse>)> {
+    let req: StartRequest = optional_json(&body)?;
+    if st.is_shutting_down() {
+        return Err(AppError::Busy("server is shutting down".into()));
+    }
+    if st.live.len() >= st.config.max_live_sessions {
+        return Err(AppError::Busy(format!(
+            "{} live sessions already",
+            st.config.max_live_sessions
+        )));
+    }
+    let calibration = st.store.get_calibration(&auth.user.id).await?;
+    let screen = match (req.screen_width, req.screen_height) {
+        (Some(w), Some(h)) => Some((w, h)),
+        _ => calibration
+            .as_ref()
+            .map(|c| (c.screen_width as f64, c.screen_height as f64)),
+    };
+    let rec = st
+        .store
+        .create_session(NewSession {
+            owner: auth.user.id.clone(),
+            started_at_ms: now_ms() as i64,
+            source: req.source.unwrap_or_else(|| "webcam".into()),
+        })
+        .await?;
+    let calibrated = calibration.is_some();
+    st.live
+        .insert(LiveSession::new(&rec.id, &rec.owner, calibration, screen));
+    st.metrics.sessions_started.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(session = %rec.id, user = %auth.user.id, "session started");
+    Ok((
+        StatusCode::CREATED,
+        Json(StartResponse {
+            track_url: format!("/ws/session/{}/track", rec.id),
+            watch_url: format!("/ws/session/{}/watch", rec.id),
+            session_id: rec.id,
+            started_at_ms: rec.started_at_ms,
+            calibrated,
+        }),
+    ))
+}
+
+/// Ends a session (the caller's newest live one without a body) and returns its report.
+/// Ending an already ended session returns its stored report.
+#[utoipa::path(post, path = "/session/end", tag = "sessions",
+    request_body(content = Option<EndRequest>, content_type = "application/json"),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Final report", body = Object),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "No such session (or not the caller's)", body = ErrorBody)
+    ))]
+pub async fn end(
+    State(st): State<SharedState>,
+    auth: AuthUser,
+    body: Bytes,
+) -> AppResult<Json<SessionReport>> {
+    let req: EndRequest = optional_json(&body)?;
+    let id = match req.session_id {
+        Some(id) => id,
+        None => st
+            .live
+            .latest_of(&auth.user.id)
+            .map(|l| l.id.clone())
+            .ok_or_else(|| AppError::NotFound("no live session".into()))?,
+    };
+    if let Some(l) = st.live.get(&id) {
+        if !auth.may_see(&l.owner) {
+            return Err(AppError::NotFound(format!("session {id}")));
+        }
+        return Ok(Json(live::finalize(&st, &l, "ended by request").await?));
+    }
+    let rec = owned_record(&st, &auth, &id).await?;
+    if rec.status == SessionStatus::Ended {
+        return Ok(Json(rec.report.unwrap_or_default()));
+    }
+    // Live in the store but not hosted here (another instance, or left over): finalise it
+    // from its last checkpoint.
+    let mut report = rec.report.unwrap_or_default();
+    report.session_id = rec.id.clone();
+    if report.timeline.is_empty() {
+        report.timeline = st.store.get_timeline(&rec.id).await.unwrap_or_default();
+    }
+    match st.store.end_session(&rec.id, report.clone()).await {
+        Ok(r) => Ok(Json(r.report.unwrap_or(report))),
+        Err(StoreError::Conflict(_)) => Ok(Json(
+            st.store
+                .get_session(&rec.id)
+                .await?
+                .report
+                .unwrap_or(report),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The session record if the caller may see it; 404 otherwise (existence is not leaked).
+async fn owned_record(st: &SharedState, auth: &AuthUser, id: &str) -> AppResult<SessionRecord> {
+    match st.store.get_session(id).await {
+        Ok(r) if auth.may_see(&r.owner) => Ok(r),
+        Ok(_) | Err(StoreError::NotFound(_)) => Err(AppError::NotFound(format!("session {id}"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Full details of one session with its report and timeline.
+async fn details(st: &SharedState, auth: &AuthUser, id: &str) -> AppResult<SessionView> {
+    let rec = owned_record(st, auth, id).await?;
+    let live = rec.status == SessionStatus::Live;
+    let mut v = with_live_report(st, SessionView::of(rec, true), true);
+    if live && st.live.get(id).is_none() {
+        if let Some(r) = v.report.as_mut() {
+            if r.timeline.is_empty() {
+                r.timeline = st.store.get_timeline(id).await?;
+            }
+        }
+    }
+    Ok(v)
+}
+
+/// One session with its report (owner or admin; others get 404).
+#[utoipa::path(get, path = "/session/{id}", tag = "sessions",
+    params(("id" = String, Path, description = "Session id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = SessionView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_session(
+    State(st): State<SharedState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+) -> AppResult<Json<SessionView>> {
+    Ok(Json(details(&st, &auth, &id).await?))
+}
+
+/// The session's report as a JSON download.
+#[utoipa::path(get, path = "/session/{id}/report.json", tag = "sessions",
+    params(("id" = String, Path, description = "Session id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "SessionReport JSON", body = Object), (status = 404, body = ErrorBody)))]
+pub async fn export_json(
+    State(st): State<SharedState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let v = details(&st, &auth, &id).await?;
+    let body = serde_json::to_string_pretty(&v.report.unwrap_or_default())
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(download(
+        body,
+        "application/json",
+        &format!("gaze-report-{id}.json"),
+    ))
+}
+
+/// The session's timeline and totals as CSV (`start_ms,end_ms,duration_s,activity,attention`).
+#[utoipa::path(get, path = "/session/{id}/report.csv", tag = "sessions",
+    params(("id" = String, Path, description = "Session id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "CSV", content_type = "text/csv", body = String), (status = 404, body = ErrorBody)))]
+pub async fn export_csv(
+    State(st): State<SharedState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let v = details(&st, &auth, &id).await?;
+    let r = v.report.unwrap_or_default();
+    Ok(download(
+        report_csv(&r),
+        "text/csv",
+        &format!("gaze-report-{id}.csv"),
+    ))
+}
+
+fn label<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Renders a report as CSV: one row per timeline segment, then the totals as comments.
+pub fn report_csv(r: &SessionReport) -> String {
+    let mut s = String::from("start_ms,end_ms,duration_s,activity,attention\n");
+    for TimelineSegment {
+        start_ms,
+        end_ms,
+        activity,
+        attention,
+    } in &r.timeline
+    {
+        let _ = writeln!(
+            s,
+            "{start_ms:.0},{end_ms:.0},{:.3},{},{}",
+            (end_ms - start_ms) / 1000.0,
+            label(activity),
+            label(attention)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "# duration_s={:.3} focus_s={:.3} distraction_s={:.3} no_data_s={:.3} reading_s={:.3} browsing_s={:.3} watching_s={:.3} other_s={:.3} blinks={} blink_rate_per_min={:.2}",
+        r.duration,
+        r.focus_time,
+        r.distraction_time,
+        r.no_data_time,
+        r.session_report.reading_time,
+        r.session_report.browsing_time,
+        r.session_report.watching_time,
+        r.other_time,
+        r.blink_count,
+        r.blink_rate_per_min
+    );
+    s
+}
+
+fn download(body: String, mime: &'static str, name: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, mime.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The caller's sessions, newest first (every session for an admin).
+#[utoipa::path(get, path = "/sessions", tag = "sessions",
+    params(PageQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = SessionPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn list(
+    State(st): State<SharedState>,
+    auth: AuthUser,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> AppResult<Json<SessionPage>> {
+    let page = if auth.is_admin {
+        st.store.list_sessions(q.request()).await?
+    } else {
+        st.store
+            .list_user_sessions(&auth.user.id, q.request())
+            .await?
+    };
+    Ok(Json(SessionPage::of(page, &st)))
+}
+
+/// One user's sessions, newest first (self or admin; `id` is a user id or a username).
+#[utoipa::path(get, path = "/sessions/user/{id}", tag = "sessions",
+    params(("id" = String, Path, description = "User id or username"), PageQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = SessionPage),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Another user's sessions", body = ErrorBody),
+        (status = 404, description = "No such user (admins only)", body = ErrorBody)
+    ))]
+pub async fn list_user(
+    State(st): State<SharedState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> AppResult<Json<SessionPage>> {
+    let is_self = auth.user.id == id || auth.user.username.eq_ignore_ascii_case(&id);
+    if !is_self && !auth.is_admin {
+        return Err(AppError::Forbidden);
+    }
+    let user_id = if is_self {
+        auth.user.id.clone()
+    } else {
+        match st.store.get_user(&id).await {
+            Ok(u) => u.id,
+            Err(StoreError::NotFound(_)) => st.store.get_user_by_username(&id).await?.id,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let page = st.store.list_user_sessions(&user_id, q.request()).await?;
+    Ok(Json(SessionPage::of(page, &st)))
+}

@@ -1,0 +1,81 @@
+//! Shared application state.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use gaze_store::Store;
+use tokio::sync::{Semaphore, watch};
+
+use crate::config::Config;
+use crate::live::{FrameLimits, LiveRegistry};
+use crate::metrics::Metrics;
+use crate::routes::calibration::CalibrationRun;
+
+/// Everything handlers share.
+pub struct AppState {
+    /// Configuration.
+    pub config: Config,
+    /// The store (Redis or memory).
+    pub store: Arc<dyn Store>,
+    /// Live sessions of this instance.
+    pub live: LiveRegistry,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+    /// Frame-processing permits (one per worker).
+    pub workers: Arc<Semaphore>,
+    /// Calibration runs in progress, by user id.
+    pub calibrations: Mutex<HashMap<String, Arc<Mutex<CalibrationRun>>>>,
+    shutdown_tx: watch::Sender<bool>,
+}
+
+/// The state as handlers receive it.
+pub type SharedState = Arc<AppState>;
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("bind", &self.config.bind)
+            .field("live", &self.live.len())
+            .finish()
+    }
+}
+
+impl AppState {
+    /// Builds the state around a connected store.
+    pub fn new(config: Config, store: Arc<dyn Store>) -> SharedState {
+        let workers = Arc::new(Semaphore::new(config.worker_count()));
+        let (shutdown_tx, _) = watch::channel(false);
+        Arc::new(AppState {
+            config,
+            store,
+            live: LiveRegistry::default(),
+            metrics: Metrics::default(),
+            workers,
+            calibrations: Mutex::new(HashMap::new()),
+            shutdown_tx,
+        })
+    }
+
+    /// Frame size limits from the configuration.
+    pub fn frame_limits(&self) -> FrameLimits {
+        FrameLimits {
+            max_bytes: self.config.max_frame_bytes,
+            max_side: self.config.max_frame_side,
+        }
+    }
+
+    /// A receiver that changes to `true` when the server starts shutting down.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown_tx.subscribe()
+    }
+
+    /// Tells every socket to close (graceful shutdown).
+    pub fn begin_shutdown(&self) {
+        self.shutdown_tx.send_replace(true);
+    }
+
+    /// True once shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown_tx.borrow()
+    }
+}

@@ -1,0 +1,404 @@
+//! WebSockets: `/ws/session/{id}/track` (frames in, gaze + activity out) and
+//! `/ws/session/{id}/watch` (live feed for a viewer).
+//!
+//! Both authenticate before anything else: `?token=`, the login cookie or the
+//! `Authorization` header at upgrade time, or a first text message `{"token": "..."}`.
+//! A bad or missing token closes the socket with 1008 (policy violation), as does a session
+//! the caller may not use.
+//!
+//! Track backpressure: one frame is processed at a time per connection; frames arriving
+//! meanwhile replace each other in a single slot (latest wins, the replaced one counts as
+//! dropped), so memory per connection is bounded by one pending frame.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use gaze_store::{SessionStatus, StoreError};
+use serde::Deserialize;
+use tokio::task::JoinHandle;
+
+use crate::auth::{AuthUser, authenticate, token_from_headers};
+use crate::error::{AppError, AppResult};
+use crate::live::{self, FrameInput, FramePayload, LiveSession, now_ms};
+use crate::routes::ApiQuery;
+use crate::state::SharedState;
+
+/// Close code for authentication / authorisation failures.
+pub const CLOSE_POLICY: u16 = 1008;
+/// Close code when the server shuts down.
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+
+/// Query parameters of the WebSocket routes.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct WsQuery {
+    /// Login token (alternative to the cookie or a first `{"token"}` message).
+    pub token: Option<String>,
+}
+
+/// A text message on the track socket.
+#[derive(Debug, Deserialize)]
+struct TextMessage {
+    #[serde(default)]
+    image: Option<String>,
+    #[serde(default)]
+    timestamp: Option<f64>,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+}
+
+/// Streams frames in and gaze, activity, attention and running totals out.
+#[utoipa::path(get, path = "/ws/session/{session_id}/track", tag = "live",
+    params(("session_id" = String, Path, description = "Session id"), WsQuery),
+    responses((status = 101, description = "WebSocket. In: binary JPEG/PNG frames or `{\"image\": \"data:image/jpeg;base64,...\", \"timestamp\": ms}`; `{\"type\": \"end\"}` ends the session. Out per frame: `{gaze, face, direction, blink, head_pose, screen, confidence, activity, attention, totals, ...}`; `{\"error\"}` for a bad message (the socket stays open); `{\"event\": \"ended\", \"report\"}` at the end.")))]
+pub async fn track(
+    ws: WebSocketUpgrade,
+    State(st): State<SharedState>,
+    Path(session_id): Path<String>,
+    ApiQuery(q): ApiQuery<WsQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let token = q.token.or_else(|| token_from_headers(&headers));
+    let limit = st.config.ws_hard_limit();
+    ws.max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| async move {
+            track_socket(st, socket, session_id, token).await;
+        })
+}
+
+/// Live feed of a session for a viewer (owner or admin).
+#[utoipa::path(get, path = "/ws/session/{session_id}/watch", tag = "live",
+    params(("session_id" = String, Path, description = "Session id"), WsQuery),
+    responses((status = 101, description = "WebSocket. Out: every track reply of the session, then `{\"event\": \"ended\", \"report\"}`.")))]
+pub async fn watch(
+    ws: WebSocketUpgrade,
+    State(st): State<SharedState>,
+    Path(session_id): Path<String>,
+    ApiQuery(q): ApiQuery<WsQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let token = q.token.or_else(|| token_from_headers(&headers));
+    ws.max_message_size(64 * 1024)
+        .on_upgrade(move |socket| async move {
+            watch_socket(st, socket, session_id, token).await;
+        })
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from(reason.to_string()),
+        })))
+        .await;
+}
+
+async fn send_json(socket: &mut WebSocket, text: String) -> bool {
+    socket
+        .send(Message::Text(Utf8Bytes::from(text)))
+        .await
+        .is_ok()
+}
+
+/// Authenticates with the upgrade-time token or the first message.
+async fn ws_auth(
+    st: &SharedState,
+    socket: &mut WebSocket,
+    token: Option<String>,
+) -> Option<AuthUser> {
+    let token = match token {
+        Some(t) => t,
+        None => {
+            let wait = Duration::from_secs(st.config.ws_auth_timeout_secs.max(1));
+            let first = tokio::time::timeout(wait, socket.recv()).await;
+            let parsed = match first {
+                Ok(Some(Ok(Message::Text(t)))) => serde_json::from_str::<TextMessage>(&t)
+                    .ok()
+                    .and_then(|m| m.token),
+                _ => None,
+            };
+            match parsed {
+                Some(t) => t,
+                None => {
+                    close(socket, CLOSE_POLICY, "authentication required").await;
+                    return None;
+                }
+            }
+        }
+    };
+    match authenticate(st, &token).await {
+        Ok(a) => Some(a),
+        Err(_) => {
+            close(socket, CLOSE_POLICY, "invalid token").await;
+            None
+        }
+    }
+}
+
+type Inflight = JoinHandle<AppResult<String>>;
+
+fn spawn_frame(
+    st: &SharedState,
+    live: &Arc<LiveSession>,
+    input: FrameInput,
+    dropped: u64,
+) -> Inflight {
+    let st = st.clone();
+    let live = live.clone();
+    tokio::spawn(async move { live::process_frame(&st, &live, input, dropped).await })
+}
+
+/// Turns one incoming message into a frame, a control action, or an error reply.
+enum Incoming {
+    Frame(FrameInput),
+    End,
+    Reply(String),
+    Ignore,
+    Closed,
+}
+
+fn parse_incoming(st: &SharedState, msg: Message) -> Incoming {
+    match msg {
+        Message::Binary(b) => {
+            if b.len() > st.config.max_frame_bytes {
+                return Incoming::Reply(
+                    AppError::TooLarge(format!(
+                        "frame of {} bytes exceeds the limit of {} bytes",
+                        b.len(),
+                        st.config.max_frame_bytes
+                    ))
+                    .to_json(),
+                );
+            }
+            Incoming::Frame(FrameInput {
+                payload: FramePayload::Encoded(b),
+                timestamp_ms: now_ms(),
+            })
+        }
+        Message::Text(t) => {
+            let m: TextMessage = match serde_json::from_str(t.as_str()) {
+                Ok(m) => m,
+                Err(e) => {
+                    return Incoming::Reply(
+                        AppError::BadRequest(format!("invalid JSON message: {e}")).to_json(),
+                    );
+                }
+            };
+            if let Some(image) = m.image {
+                // base64 is 4/3 of the bytes; the exact check happens after decoding.
+                if image.len() / 4 * 3 > st.config.max_frame_bytes + 64 {
+                    return Incoming::Reply(
+                        AppError::TooLarge(format!(
+                            "frame exceeds the limit of {} bytes",
+                            st.config.max_frame_bytes
+                        ))
+                        .to_json(),
+                    );
+                }
+                let ts = m
+                    .timestamp
+                    .filter(|t| t.is_finite() && *t >= 0.0)
+                    .unwrap_or_else(now_ms);
+                return Incoming::Frame(FrameInput {
+                    payload: FramePayload::Base64(image),
+                    timestamp_ms: ts,
+                });
+            }
+            match m.kind.as_deref() {
+                Some("end") => Incoming::End,
+                Some("ping") => Incoming::Reply(r#"{"type":"pong"}"#.into()),
+                _ if m.token.is_some() => Incoming::Ignore,
+                _ => Incoming::Reply(
+                    AppError::BadRequest(
+                        "expected a binary JPEG/PNG frame or {\"image\": ..., \"timestamp\": ...}"
+                            .into(),
+                    )
+                    .to_json(),
+                ),
+            }
+        }
+        Message::Close(_) => Incoming::Closed,
+        Message::Ping(_) | Message::Pong(_) => Incoming::Ignore,
+    }
+}
+
+async fn track_socket(st: SharedState, mut socket: WebSocket, id: String, token: Option<String>) {
+    let Some(auth) = ws_auth(&st, &mut socket, token).await else {
+        return;
+    };
+    let live = match st.live.get(&id) {
+        Some(l) if l.owner == auth.user.id && !l.is_ended() => l,
+        Some(l) if l.owner == auth.user.id => {
+            close(&mut socket, CLOSE_POLICY, "session has ended").await;
+            return;
+        }
+        _ => {
+            // Distinguish an ended own session from someone else's / unknown one.
+            let reason = match st.store.get_session(&id).await {
+                Ok(r) if r.owner == auth.user.id && r.status == SessionStatus::Ended => {
+                    "session has ended"
+                }
+                Ok(r) if r.owner == auth.user.id => "session is not live on this server",
+                _ => "session not found",
+            };
+            close(&mut socket, CLOSE_POLICY, reason).await;
+            return;
+        }
+    };
+    st.metrics.track_sockets.fetch_add(1, Ordering::Relaxed);
+    live.attach();
+    tracing::debug!(session = %id, "track socket open");
+    run_track(&st, &mut socket, &live).await;
+    st.metrics.track_sockets.fetch_sub(1, Ordering::Relaxed);
+    live::detach(&st, &live);
+    tracing::debug!(session = %id, "track socket closed");
+}
+
+async fn run_track(st: &SharedState, socket: &mut WebSocket, live: &Arc<LiveSession>) {
+    let mut ended = live.subscribe_end();
+    let mut shutdown = st.shutdown_signal();
+    let mut inflight: Option<Inflight> = None;
+    let mut pending: Option<FrameInput> = None;
+    let mut dropped: u64 = 0;
+    loop {
+        tokio::select! {
+            msg = socket.recv() => {
+                let msg = match msg {
+                    Some(Ok(m)) => m,
+                    _ => break,
+                };
+                match parse_incoming(st, msg) {
+                    Incoming::Frame(f) => {
+                        st.metrics.frames_received.fetch_add(1, Ordering::Relaxed);
+                        if inflight.is_none() {
+                            inflight = Some(spawn_frame(st, live, f, dropped));
+                        } else if pending.replace(f).is_some() {
+                            dropped += 1;
+                            st.metrics.frames_dropped.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    Incoming::Reply(r) => {
+                        st.metrics.frames_rejected.fetch_add(1, Ordering::Relaxed);
+                        if !send_json(socket, r).await { break; }
+                    }
+                    Incoming::End => {
+                        if let Err(e) = live::finalize(st, live, "ended by client").await {
+                            if !send_json(socket, e.to_json()).await { break; }
+                        }
+                    }
+                    Incoming::Ignore => {}
+                    Incoming::Closed => break,
+                }
+            }
+            res = async {
+                match inflight.as_mut() {
+                    Some(h) => h.await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                inflight = None;
+                let text = match res {
+                    Ok(Ok(t)) => t,
+                    Ok(Err(e)) => e.to_json(),
+                    Err(e) => AppError::from(e).to_json(),
+                };
+                if !send_json(socket, text).await { break; }
+                if let Some(next) = pending.take() {
+                    inflight = Some(spawn_frame(st, live, next, dropped));
+                }
+            }
+            changed = ended.changed() => {
+                let report = ended.borrow().clone();
+                if changed.is_err() || report.is_some() {
+                    if let Some(r) = report {
+                        let msg = serde_json::json!({"event": "ended", "report": &*r});
+                        let _ = send_json(socket, msg.to_string()).await;
+                    }
+                    close(socket, 1000, "session ended").await;
+                    break;
+                }
+            }
+            _ = shutdown.changed() => {
+                close(socket, CLOSE_GOING_AWAY, "server shutting down").await;
+                break;
+            }
+        }
+    }
+    if let Some(h) = inflight {
+        // Let the frame in flight finish so the accounting stays consistent.
+        let _ = h.await;
+    }
+}
+
+async fn watch_socket(st: SharedState, mut socket: WebSocket, id: String, token: Option<String>) {
+    let Some(auth) = ws_auth(&st, &mut socket, token).await else {
+        return;
+    };
+    let rec = match st.store.get_session(&id).await {
+        Ok(r) if auth.may_see(&r.owner) => r,
+        Ok(_) | Err(StoreError::NotFound(_)) => {
+            close(&mut socket, CLOSE_POLICY, "session not found").await;
+            return;
+        }
+        Err(e) => {
+            let _ = send_json(&mut socket, AppError::from(e).to_json()).await;
+            close(&mut socket, 1011, "store unavailable").await;
+            return;
+        }
+    };
+    if rec.status == SessionStatus::Ended {
+        let msg = serde_json::json!({"event": "ended", "report": rec.report});
+        let _ = send_json(&mut socket, msg.to_string()).await;
+        close(&mut socket, 1000, "session ended").await;
+        return;
+    }
+    let mut feed = match st.store.subscribe_live(&id).await {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = send_json(&mut socket, AppError::from(e).to_json()).await;
+            close(&mut socket, 1011, "store unavailable").await;
+            return;
+        }
+    };
+    st.metrics.watch_sockets.fetch_add(1, Ordering::Relaxed);
+    let mut shutdown = st.shutdown_signal();
+    let _ = send_json(
+        &mut socket,
+        serde_json::json!({"event": "watching", "session_id": id}).to_string(),
+    )
+    .await;
+    loop {
+        tokio::select! {
+            m = feed.recv() => {
+                let Some(m) = m else {
+                    close(&mut socket, 1011, "feed closed").await;
+                    break;
+                };
+                let is_end = m.starts_with("{\"event\":\"ended\"");
+                if !send_json(&mut socket, m).await { break; }
+                if is_end {
+                    close(&mut socket, 1000, "session ended").await;
+                    break;
+                }
+            }
+            msg = socket.recv() => {
+                match msg {
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => {}
+                }
+            }
+            _ = shutdown.changed() => {
+                close(&mut socket, CLOSE_GOING_AWAY, "server shutting down").await;
+                break;
+            }
+        }
+    }
+    st.metrics.watch_sockets.fetch_sub(1, Ordering::Relaxed);
+}
