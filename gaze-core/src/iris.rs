@@ -267,24 +267,125 @@ impl IrisModel {
     }
 }
 
-/// Largest mean absolute difference (grey levels, 0–255) between corresponding crops; infinite
-/// when the lists do not match.
-pub fn crop_difference(a: &[Mat], b: &[Mat]) -> f32 {
-    if a.len() != b.len() || a.is_empty() {
-        return f32::INFINITY;
+/// How a new eye crop relates to a reference crop taken at the same place.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CropMotion {
+    /// Shift of the content (crop pixels, subpixel): reference (x, y) is now at (x+dx, y+dy).
+    pub dx: f32,
+    /// Vertical shift (crop pixels).
+    pub dy: f32,
+    /// Largest mean absolute difference over 8×8 blocks after the shift (grey levels).
+    pub residual: f32,
+}
+
+fn grey(m: &Mat) -> Option<Vec<i16>> {
+    let d = m.data_bytes().ok()?;
+    if d.len() != (INPUT * INPUT * 3) as usize {
+        return None;
     }
-    let mut worst = 0.0f32;
-    for (x, y) in a.iter().zip(b) {
-        let (Ok(x), Ok(y)) = (x.data_bytes(), y.data_bytes()) else {
-            return f32::INFINITY;
-        };
-        if x.len() != y.len() || x.is_empty() {
-            return f32::INFINITY;
+    Some(
+        d.chunks_exact(3)
+            .map(|p| (p[0] as i16 + 2 * p[1] as i16 + p[2] as i16) / 4)
+            .collect(),
+    )
+}
+
+/// Finds the integer shift within ±`max_shift` that best aligns `current` with `reference`
+/// (sum of absolute differences over the inner region), refines it to subpixel with a parabola,
+/// and reports the worst 8×8 block difference left after the shift. `None` when the crops are
+/// not 64×64 RGB.
+pub fn crop_motion(reference: &Mat, current: &Mat, max_shift: i32) -> Option<CropMotion> {
+    let (r, c) = (grey(reference)?, grey(current)?);
+    let n = INPUT;
+    let m = max_shift.max(0);
+    let sad = |sx: i32, sy: i32| -> u32 {
+        let mut total = 0u32;
+        for y in m..n - m {
+            let ro = (y * n) as usize;
+            let co = ((y + sy) * n + sx) as usize;
+            for x in m as usize..(n - m) as usize {
+                total += r[ro + x].abs_diff(c[co + x]) as u32;
+            }
         }
-        let sum: u64 = x.iter().zip(y).map(|(&p, &q)| p.abs_diff(q) as u64).sum();
-        worst = worst.max(sum as f32 / x.len() as f32);
+        total
+    };
+    let size = (2 * m + 1) as usize;
+    let mut table = vec![0u32; size * size];
+    let mut best = (0i32, 0i32, u32::MAX);
+    for sy in -m..=m {
+        for sx in -m..=m {
+            let v = sad(sx, sy);
+            table[((sy + m) as usize) * size + (sx + m) as usize] = v;
+            if v < best.2 {
+                best = (sx, sy, v);
+            }
+        }
     }
-    worst
+    let at = |sx: i32, sy: i32| table[((sy + m) as usize) * size + (sx + m) as usize] as f32;
+    let refine = |lo: f32, mid: f32, hi: f32| {
+        let den = lo - 2.0 * mid + hi;
+        if den > 0.0 {
+            (0.5 * (lo - hi) / den).clamp(-0.5, 0.5)
+        } else {
+            0.0
+        }
+    };
+    let (bx, by, _) = best;
+    let fx = if bx > -m && bx < m {
+        refine(at(bx - 1, by), at(bx, by), at(bx + 1, by))
+    } else {
+        0.0
+    };
+    let fy = if by > -m && by < m {
+        refine(at(bx, by - 1), at(bx, by), at(bx, by + 1))
+    } else {
+        0.0
+    };
+    // Worst 8×8 block after the integer shift.
+    let mut worst = 0u32;
+    let mut y0 = m;
+    while y0 + 8 <= n - m {
+        let mut x0 = m;
+        while x0 + 8 <= n - m {
+            let mut block = 0u32;
+            for y in y0..y0 + 8 {
+                for x in x0..x0 + 8 {
+                    let ri = (y * n + x) as usize;
+                    let ci = ((y + by) * n + x + bx) as usize;
+                    block += r[ri].abs_diff(c[ci]) as u32;
+                }
+            }
+            worst = worst.max(block);
+            x0 += 8;
+        }
+        y0 += 8;
+    }
+    Some(CropMotion {
+        dx: bx as f32 + fx,
+        dy: by as f32 + fy,
+        residual: worst as f32 / 64.0,
+    })
+}
+
+impl EyeLandmarks {
+    /// The same landmarks moved by `(tx, ty)` image pixels.
+    pub fn translated(&self, tx: f32, ty: f32) -> EyeLandmarks {
+        let mv = |p: &Point| Point::new(p.x + tx, p.y + ty);
+        EyeLandmarks {
+            contour: self.contour.iter().map(mv).collect(),
+            iris: self.iris.iter().map(mv).collect(),
+        }
+    }
+}
+
+impl EyeRoi {
+    /// A displacement of `(dx, dy)` crop pixels expressed in image pixels.
+    pub fn crop_shift_to_image(&self, dx: f32, dy: f32) -> (f32, f32) {
+        let c = INPUT as f32 / 2.0;
+        let o = self.to_image(c, c);
+        let s = self.to_image(c + dx, c + dy);
+        (s.x - o.x, s.y - o.y)
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use crate::face::FaceDetector;
 use crate::frame::{Frame, PixelFormat};
 use crate::gaze::{self, DirectionConfig, EyeGaze};
 use crate::head_pose::{HeadPoseEstimator, PosePoints};
-use crate::iris::{EyeLandmarks, EyeRoi, IrisModel, crop_difference};
+use crate::iris::{EyeLandmarks, EyeRoi, IrisModel, crop_motion};
 use crate::models::ModelPaths;
 use crate::result::{
     AttentionEvidence, BoundingBox, Direction, Eye, Face, FaceKeypoints, FrameResult, Gaze,
@@ -36,10 +36,13 @@ pub struct TrackerConfig {
     /// Eye crop side as a fraction of the distance between the eyes (the detector's eye
     /// keypoints right after a detection, the eye-corner midpoints while tracking).
     pub detection_eye_crop: f32,
-    /// Reuse the previous frame's eye landmarks when the eye crops differ from the ones that
-    /// produced them by at most this mean absolute difference (grey levels, 0–255); 0 disables.
-    /// Skips the iris network on frames where the eyes did not change.
+    /// Reuse the last iris-network landmarks (moved by the measured shift of the eye crop) when,
+    /// after aligning the new eye crop with the one that produced them, no 8×8 block differs by
+    /// more than this mean absolute difference (grey levels, 0–255). 0 disables reuse. This skips
+    /// the iris network on frames where the eyes only moved rigidly with the head.
     pub reuse_max_diff: f32,
+    /// Largest crop shift (crop pixels of 64) that reuse follows before the network runs again.
+    pub reuse_max_shift: i32,
     /// Keep the eye crops in place while the eyes move less than this fraction of the crop
     /// size (steadier landmarks, and it lets `reuse_max_diff` apply).
     pub crop_hold: f32,
@@ -60,7 +63,8 @@ impl Default for TrackerConfig {
             redetect_every: 30,
             detect_every_frame: false,
             detection_eye_crop: 1.0,
-            reuse_max_diff: 2.0,
+            reuse_max_diff: 6.0,
+            reuse_max_shift: 3,
             crop_hold: 0.02,
             smoothing: Some(OneEuroParams::default()),
             blink: BlinkConfig::default(),
@@ -97,8 +101,9 @@ struct TrackState {
     /// Eye centres (corner midpoints) when the face was detected.
     anchor: (Point, Point),
     frames_since_detect: u32,
-    /// Crops made at `rois` and the landmarks they gave (for reuse).
-    last: Option<(Vec<Mat>, [EyeLandmarks; 2])>,
+    /// Reference for reuse: crops the iris network last ran on, the landmarks it gave, and
+    /// the crops' regions then.
+    last: Option<(Vec<Mat>, [EyeLandmarks; 2], [EyeRoi; 2])>,
 }
 
 struct Smoothers {
@@ -147,6 +152,8 @@ pub struct Tracker {
     blink: BlinkDetector,
     smooth: Option<Smoothers>,
     state: Option<TrackState>,
+    /// The current frame's landmarks were reused (crops kept in place).
+    reused: bool,
 }
 
 /// A similarity transform (scale·rotation + translation) mapping `from` eye pair to `to`.
@@ -226,6 +233,7 @@ impl Tracker {
             iris,
             head: HeadPoseEstimator::default(),
             state: None,
+            reused: false,
         })
     }
 
@@ -273,6 +281,7 @@ impl Tracker {
                 return Ok(self.no_face(frame));
             }
         }
+        self.reused = false;
         let mut landmarks = self.run_iris(&mat, to_rgb, !detected_now)?;
         if landmarks.is_none() && !detected_now {
             // Lost track: look for the face again on this same frame.
@@ -382,10 +391,8 @@ impl Tracker {
         let rois = state.rois;
         let crops = self.iris.crops(mat, &rois, to_rgb)?;
         if allow_reuse && self.config.reuse_max_diff > 0.0 {
-            if let Some((prev_crops, prev)) = &state.last {
-                if crop_difference(&crops, prev_crops) <= self.config.reuse_max_diff {
-                    return Ok(Some(prev.clone()));
-                }
+            if let Some(reused) = self.try_reuse(&crops, &rois) {
+                return Ok(Some(reused));
             }
         }
         let mut out = self.iris.infer(&crops, &rois)?;
@@ -396,9 +403,38 @@ impl Tracker {
         let left = out.pop();
         let result = left.zip(right).map(|(l, r)| [l, r]);
         if let (Some(s), Some(r)) = (self.state.as_mut(), result.as_ref()) {
-            s.last = Some((crops, r.clone()));
+            s.last = Some((crops, r.clone(), rois));
         }
         Ok(result)
+    }
+
+    /// Follows the eyes without the network when the new crops are the reference crops moved
+    /// rigidly (see [`TrackerConfig::reuse_max_diff`]); moves the crops along.
+    fn try_reuse(&mut self, crops: &[Mat], rois: &[EyeRoi; 2]) -> Option<[EyeLandmarks; 2]> {
+        let limit = self.config.reuse_max_shift;
+        let max_diff = self.config.reuse_max_diff;
+        let state = self.state.as_mut()?;
+        let (ref_crops, ref_lm, ref_rois) = state.last.as_ref()?;
+        let mut out: Vec<EyeLandmarks> = Vec::with_capacity(2);
+        let mut centers = [rois[0].center, rois[1].center];
+        for i in 0..2 {
+            let m = crop_motion(&ref_crops[i], crops.get(i)?, limit)?;
+            if m.residual > max_diff || m.dx.abs() >= limit as f32 || m.dy.abs() >= limit as f32 {
+                return None;
+            }
+            let (sx, sy) = rois[i].crop_shift_to_image(m.dx, m.dy);
+            let tx = rois[i].center.x - ref_rois[i].center.x + sx;
+            let ty = rois[i].center.y - ref_rois[i].center.y + sy;
+            out.push(ref_lm[i].translated(tx, ty));
+            centers[i] = Point::new(ref_rois[i].center.x + tx, ref_rois[i].center.y + ty);
+        }
+        for (roi, c) in state.rois.iter_mut().zip(centers) {
+            roi.center = c;
+        }
+        self.reused = true;
+        let right = out.pop()?;
+        let left = out.pop()?;
+        Some([left, right])
     }
 
     fn no_face(&mut self, frame: &Frame<'_>) -> FrameResult {
@@ -447,7 +483,7 @@ impl Tracker {
                     && s.rois[1].center.dist(b) <= hold
                     && (size - s.rois[0].size).abs() <= 2.0 * hold
                     && (angle - s.rois[0].angle).abs() <= 2.0 * self.config.crop_hold;
-                if !steady {
+                if !steady && !self.reused {
                     s.rois = [
                         EyeRoi {
                             center: a,
