@@ -32,6 +32,11 @@ impl ManagedRedis {
     pub async fn start(redis_server: &str, dir: &Path, port: u16) -> Result<Self, AppError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| AppError::Internal(format!("cannot create {}: {e}", dir.display())))?;
+        // Keep the data out of git when it lives inside a checkout.
+        let ignore = dir.join(".gitignore");
+        if !ignore.exists() {
+            let _ = std::fs::write(&ignore, "*\n");
+        }
         let dir = std::fs::canonicalize(dir)
             .map_err(|e| AppError::Internal(format!("{}: {e}", dir.display())))?;
         let port = if port == 0 { free_port()? } else { port };
