@@ -297,14 +297,16 @@ fn grey(m: &Mat) -> Option<Vec<i16>> {
 pub fn crop_motion(reference: &Mat, current: &Mat, max_shift: i32) -> Option<CropMotion> {
     let (r, c) = (grey(reference)?, grey(current)?);
     let n = INPUT;
-    let m = max_shift.max(0);
+    let m = max_shift.clamp(0, 16);
     let sad = |sx: i32, sy: i32| -> u32 {
         let mut total = 0u32;
         for y in m..n - m {
-            let ro = (y * n) as usize;
-            let co = ((y + sy) * n + sx) as usize;
-            for x in m as usize..(n - m) as usize {
-                total += r[ro + x].abs_diff(c[co + x]) as u32;
+            // |sx|, |sy| <= m, so every index below stays inside the 64×64 crop.
+            let ro = (y * n + m) as usize;
+            let co = ((y + sy) * n + m + sx) as usize;
+            let len = (n - 2 * m) as usize;
+            for (a, b) in r[ro..ro + len].iter().zip(&c[co..co + len]) {
+                total += a.abs_diff(*b) as u32;
             }
         }
         total
@@ -365,6 +367,16 @@ pub fn crop_motion(reference: &Mat, current: &Mat, max_shift: i32) -> Option<Cro
         dy: by as f32 + fy,
         residual: worst as f32 / 64.0,
     })
+}
+
+/// Mean absolute deviation of a crop's grey levels: near 0 for a flat (black, white, blank)
+/// crop, well above 5 for any real eye, open or closed.
+pub fn crop_texture(crop: &Mat) -> f32 {
+    let Some(g) = grey(crop) else {
+        return 0.0;
+    };
+    let mean = g.iter().map(|&v| v as f32).sum::<f32>() / g.len() as f32;
+    g.iter().map(|&v| (v as f32 - mean).abs()).sum::<f32>() / g.len() as f32
 }
 
 impl EyeLandmarks {

@@ -11,7 +11,7 @@ use crate::face::FaceDetector;
 use crate::frame::{Frame, PixelFormat};
 use crate::gaze::{self, DirectionConfig, EyeGaze};
 use crate::head_pose::{HeadPoseEstimator, PosePoints};
-use crate::iris::{EyeLandmarks, EyeRoi, IrisModel, crop_motion};
+use crate::iris::{EyeLandmarks, EyeRoi, IrisModel, crop_motion, crop_texture};
 use crate::models::ModelPaths;
 use crate::result::{
     AttentionEvidence, BoundingBox, Direction, Eye, Face, FaceKeypoints, FrameResult, Gaze,
@@ -21,6 +21,9 @@ use crate::smoothing::{OneEuro, OneEuroParams};
 use opencv::core::{self, Mat};
 use opencv::imgproc;
 use serde::{Deserialize, Serialize};
+
+/// Eye crops flatter than this (mean absolute deviation, grey levels) are not eyes.
+const MIN_EYE_TEXTURE: f32 = 3.0;
 
 /// Tracker settings. All fields have sensible defaults; the struct deserialises from partial
 /// JSON.
@@ -213,8 +216,17 @@ fn plausible(lm: &EyeLandmarks, roi: &EyeRoi) -> bool {
         .iter()
         .chain(eye.iter())
         .all(|p| p.x.is_finite() && p.y.is_finite())
-        && (0.2..0.75).contains(&ratio)
-        && iris_off < 0.35
+        && (0.3..0.65).contains(&ratio)
+        && iris_off < 0.3
+}
+
+/// Both eyes look like a pair: similar widths (head yaw foreshortens one, within reason).
+fn plausible_pair(a: &EyeLandmarks, b: &EyeLandmarks) -> bool {
+    let w = |lm: &EyeLandmarks| {
+        lm.contour[crate::iris::OUTER_CORNER].dist(lm.contour[crate::iris::INNER_CORNER])
+    };
+    let r = w(a) / w(b).max(1e-3);
+    (0.55..1.8).contains(&r)
 }
 
 impl Tracker {
@@ -395,8 +407,15 @@ impl Tracker {
                 return Ok(Some(reused));
             }
         }
+        if crops.iter().any(|c| crop_texture(c) < MIN_EYE_TEXTURE) {
+            return Ok(None);
+        }
         let mut out = self.iris.infer(&crops, &rois)?;
-        if out.len() != 2 || !plausible(&out[0], &rois[0]) || !plausible(&out[1], &rois[1]) {
+        if out.len() != 2
+            || !plausible(&out[0], &rois[0])
+            || !plausible(&out[1], &rois[1])
+            || !plausible_pair(&out[0], &out[1])
+        {
             return Ok(None);
         }
         let right = out.pop();
@@ -471,11 +490,12 @@ impl Tracker {
         let left_eye: Eye = right_img.to_eye();
         let face = match self.state.as_mut() {
             Some(s) => {
-                // Next crops: centred on each eye's corner midpoint, sized and rotated from the
-                // line between the two eyes. Using the between-eye distance (not each eye's own
-                // width) keeps the crop scale from feeding back on itself and shrinking.
-                let a = right_eye.corners.outer.mid(right_eye.corners.inner);
-                let b = left_eye.corners.inner.mid(left_eye.corners.outer);
+                // Next crops: centred on each iris, sized and rotated from the line between the
+                // irises. The iris is the model's steadiest output; centring on the corners lets
+                // a crop drift off a turned eye, and sizing from each eye's own width lets the
+                // crop scale feed back on itself and shrink.
+                let a = right_eye.center;
+                let b = left_eye.center;
                 let size = a.dist(b) * self.config.detection_eye_crop;
                 let angle = (b.y - a.y).atan2(b.x - a.x);
                 let hold = self.config.crop_hold * s.rois[0].size;
