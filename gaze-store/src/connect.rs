@@ -25,10 +25,9 @@ pub async fn connect_with(url: &str, cfg: StoreConfig) -> Result<Arc<dyn Store>>
     let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or("");
     match scheme {
         "memory" => Ok(Arc::new(MemoryStore::new(cfg))),
-        // RedisStore lands in the next commit.
-        "redis" | "redis+cluster" => Err(StoreError::Unavailable(
-            "the Redis backend is not implemented yet; use memory://".into(),
-        )),
+        "redis" | "redis+cluster" => crate::redis_store::RedisStore::connect(url, cfg)
+            .await
+            .map(|s| Arc::new(s) as Arc<dyn Store>),
         _ => Err(StoreError::invalid(format!(
             "unsupported store URL scheme {scheme:?} (use memory://, redis:// or redis+cluster://)"
         ))),

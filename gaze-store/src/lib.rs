@@ -17,8 +17,11 @@ mod config;
 mod connect;
 mod crypto;
 mod error;
+pub mod local_redis;
 mod memory;
+mod redis_store;
 mod store;
+pub mod testing;
 mod types;
 mod validate;
 
@@ -27,5 +30,6 @@ pub use config::*;
 pub use connect::{connect, connect_with};
 pub use error::{Result, StoreError};
 pub use memory::MemoryStore;
+pub use redis_store::RedisStore;
 pub use store::{Backend, LiveFeed, Store};
 pub use types::*;

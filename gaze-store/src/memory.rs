@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use gaze_core::{Calibration, SessionReport, TimelineSegment};
+use gaze_core::{SessionReport, TimelineSegment};
 use tokio::sync::broadcast;
 
 use crate::config::StoreConfig;
@@ -21,7 +21,7 @@ const LIVE_CAPACITY: usize = 256;
 struct UserRec {
     user: User,
     phc: String,
-    calibration: Option<Calibration>,
+    calibration: Option<serde_json::Value>,
     /// Index members (`<ts hex>:<session id>`) of the user's sessions.
     sessions: BTreeSet<String>,
     /// Hashes of the user's tokens.
@@ -238,19 +238,23 @@ impl Store for MemoryStore {
         }
     }
 
-    async fn set_calibration(&self, user_id: &str, calibration: &Calibration) -> Result<()> {
+    async fn set_calibration_json(
+        &self,
+        user_id: &str,
+        calibration: serde_json::Value,
+    ) -> Result<()> {
         validate::user_id(user_id)?;
-        validate::blob("calibration", &serde_json::to_string(calibration)?)?;
+        validate::blob("calibration", &serde_json::to_string(&calibration)?)?;
         let mut g = self.lock();
         let u = g
             .users
             .get_mut(user_id)
             .ok_or_else(|| StoreError::not_found("user"))?;
-        u.calibration = Some(calibration.clone());
+        u.calibration = Some(calibration);
         Ok(())
     }
 
-    async fn get_calibration(&self, user_id: &str) -> Result<Option<Calibration>> {
+    async fn get_calibration_json(&self, user_id: &str) -> Result<Option<serde_json::Value>> {
         validate::user_id(user_id)?;
         Ok(self.lock().user(user_id)?.calibration.clone())
     }

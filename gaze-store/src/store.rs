@@ -49,11 +49,32 @@ pub trait Store: Send + Sync + 'static {
     /// password (indistinguishable, similar timing).
     async fn verify_password(&self, username: &str, password: &str) -> Result<User>;
 
-    /// Stores (replaces) the user's calibration.
-    async fn set_calibration(&self, user_id: &str, calibration: &Calibration) -> Result<()>;
+    /// Stores (replaces) the user's calibration as opaque JSON (≤ 1 MiB). `NotFound` if the
+    /// user does not exist. Prefer the typed [`Store::set_calibration`].
+    async fn set_calibration_json(
+        &self,
+        user_id: &str,
+        calibration: serde_json::Value,
+    ) -> Result<()>;
 
-    /// The user's calibration, `None` if never set; `NotFound` if the user does not exist.
-    async fn get_calibration(&self, user_id: &str) -> Result<Option<Calibration>>;
+    /// The user's calibration JSON, `None` if never set; `NotFound` if the user does not exist.
+    async fn get_calibration_json(&self, user_id: &str) -> Result<Option<serde_json::Value>>;
+
+    /// Stores (replaces) the user's [`Calibration`] (serialized with serde).
+    async fn set_calibration(&self, user_id: &str, calibration: &Calibration) -> Result<()> {
+        let json = serde_json::to_value(calibration)?;
+        self.set_calibration_json(user_id, json).await
+    }
+
+    /// The user's [`Calibration`], `None` if never set; `NotFound` if the user does not exist.
+    /// A stored calibration that no longer deserializes (its format changed) is an
+    /// `Internal` error; overwrite it with a new one.
+    async fn get_calibration(&self, user_id: &str) -> Result<Option<Calibration>> {
+        match self.get_calibration_json(user_id).await? {
+            Some(v) => Ok(Some(serde_json::from_value(v)?)),
+            None => Ok(None),
+        }
+    }
 
     /// Deletes the user with everything they own: sessions, timelines, calibration, tokens,
     /// username/email reservations. `NotFound` if absent.
@@ -113,7 +134,8 @@ pub trait Store: Send + Sync + 'static {
     /// Publishes one live message (typically a JSON text) for a session to every subscriber,
     /// on any server instance sharing this backend. Fire-and-forget: messages published while
     /// nobody listens are dropped. Returns how many subscribers got it (on Redis: how many
-    /// connections, as reported by `PUBLISH`).
+    /// connections, as reported by `PUBLISH`; on a cluster only those on the node that
+    /// received it are counted, so it may be 0 while others still get the message).
     async fn publish_live(&self, session_id: &str, message: &str) -> Result<usize>;
 
     /// Subscribes to a session's live messages. The subscription is established when this
@@ -121,7 +143,6 @@ pub trait Store: Send + Sync + 'static {
     async fn subscribe_live(&self, session_id: &str) -> Result<LiveFeed>;
 }
 
-#[allow(dead_code)] // `Channel` is used by the Redis backend (next commit)
 enum FeedInner {
     Broadcast(broadcast::Receiver<String>),
     Channel {
@@ -153,7 +174,6 @@ impl LiveFeed {
         }
     }
 
-    #[allow(dead_code)]
     pub(crate) fn from_channel(
         rx: mpsc::Receiver<String>,
         task: tokio::task::JoinHandle<()>,

@@ -1,0 +1,1252 @@
+//! [`RedisStore`]: the Redis backend, on one server or on a Redis Cluster.
+//!
+//! # Key schema
+//!
+//! Everything a user owns lives under the hash tag `{u:<user id>}`, so it sits in one cluster
+//! slot and every multi-key update of a user's data is a single Lua script (atomic, also in
+//! a cluster). Session ids are `<user id>-<16 hex>`, so a session's keys are found from its id
+//! alone.
+//!
+//! | key | type | content |
+//! | --- | --- | --- |
+//! | `gz:{u:<uid>}:user` | hash | `id username email created_at phc` |
+//! | `gz:{u:<uid>}:calib` | string | calibration JSON |
+//! | `gz:{u:<uid>}:sessions` | zset | the user's sessions: score 0, member `<started_at 16 hex>:<sid>` (lex order = time order) |
+//! | `gz:{u:<uid>}:tokens` | zset | the user's token hashes, score = expiry (ms) |
+//! | `gz:{u:<uid>}:s:<sid>` | hash | session: `id owner source started_at status seq last_cp report state ended_at` |
+//! | `gz:{u:<uid>}:s:<sid>:tl` | list | timeline segments (JSON), capped to `max_timeline_len` (LTRIM) |
+//! | `gz:uname:<lowercase username>` | string | user id (unique claim, `SET NX`) |
+//! | `gz:email:<lowercase email>` | string | user id (unique claim, `SET NX`) |
+//! | `gz:tok:<sha256(token) hex>` | string | `<uid>\|<hash>`, with `PX` = token lifetime |
+//! | `gz:sessions:all` | zset | every session, members as above |
+//! | `gz:sessions:live` | zset | sessions not ended yet |
+//!
+//! Pub/sub channel for live results: `gz:live:<sid>`.
+//!
+//! The global keys (`uname`, `email`, `tok`, `sessions:*`) are in other slots, so they are
+//! updated in separate commands ordered so that a crash in between leaves only harmless
+//! residue: list entries without a session (skipped and removed lazily on read) or a claim
+//! whose user no longer exists (taken over by the next registrant). No request path uses
+//! `KEYS` or `SCAN`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, OnceLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use futures_util::future::join_all;
+use gaze_core::{SessionReport, TimelineSegment};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, ErrorKind, RedisError, RedisFuture, Script, ServerErrorKind, Value, cmd};
+use tokio::sync::mpsc;
+
+use crate::config::StoreConfig;
+use crate::crypto;
+use crate::error::{Result, StoreError};
+use crate::store::{Backend, LiveFeed, Store};
+use crate::types::*;
+use crate::validate;
+
+/// Capacity of the channel between a Redis subscription task and its [`LiveFeed`].
+const LIVE_BUFFER: usize = 256;
+/// Segments pushed per `RPUSH` inside the checkpoint script (Lua's unpack limit is ~8000).
+const PUSH_CHUNK: usize = 1000;
+
+// ---- keys ------------------------------------------------------------------------------
+
+fn k_user(uid: &str) -> String {
+    format!("gz:{{u:{uid}}}:user")
+}
+fn k_calib(uid: &str) -> String {
+    format!("gz:{{u:{uid}}}:calib")
+}
+fn k_user_sessions(uid: &str) -> String {
+    format!("gz:{{u:{uid}}}:sessions")
+}
+fn k_user_tokens(uid: &str) -> String {
+    format!("gz:{{u:{uid}}}:tokens")
+}
+fn k_session(uid: &str, sid: &str) -> String {
+    format!("gz:{{u:{uid}}}:s:{sid}")
+}
+fn k_timeline(uid: &str, sid: &str) -> String {
+    format!("gz:{{u:{uid}}}:s:{sid}:tl")
+}
+fn k_uname(folded: &str) -> String {
+    format!("gz:uname:{folded}")
+}
+fn k_email(folded: &str) -> String {
+    format!("gz:email:{folded}")
+}
+fn k_token(hash: &str) -> String {
+    format!("gz:tok:{hash}")
+}
+const K_ALL: &str = "gz:sessions:all";
+const K_LIVE: &str = "gz:sessions:live";
+fn channel(sid: &str) -> String {
+    format!("gz:live:{sid}")
+}
+
+// ---- scripts -----------------------------------------------------------------------------
+
+/// KEYS: user. ARGV: id username email created_at phc. 0 if the id is taken.
+static CREATE_USER: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'username', ARGV[2], 'created_at', ARGV[4], 'phc', ARGV[5])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'email', ARGV[3]) end
+return 1
+"#,
+    )
+});
+
+/// KEYS: claim. ARGV: expected, new. Compare-and-set.
+static CLAIM_SWAP: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end
+return 0
+"#,
+    )
+});
+
+/// KEYS: claim. ARGV: expected. Compare-and-delete.
+static CLAIM_RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"#,
+    )
+});
+
+/// KEYS: user, calib. ARGV: json. -1 if no user.
+static SET_CALIB: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+redis.call('SET', KEYS[2], ARGV[1])
+return 1
+"#,
+    )
+});
+
+/// KEYS: user, calib, sessions, tokens, then per session its hash and its timeline.
+/// ARGV: expected session count, expected token count.
+/// -1 no user; 0 the indexes changed since they were read (retry); 1 deleted.
+static DELETE_USER: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('ZCARD', KEYS[3]) ~= tonumber(ARGV[1]) then return 0 end
+if redis.call('ZCARD', KEYS[4]) ~= tonumber(ARGV[2]) then return 0 end
+for i = 1, #KEYS do redis.call('DEL', KEYS[i]) end
+return 1
+"#,
+    )
+});
+
+/// KEYS: user, session, user sessions. ARGV: member, then field/value pairs.
+/// -1 no user; 0 id taken; 1 created.
+static CREATE_SESSION: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+redis.call('ZADD', KEYS[3], 0, ARGV[1])
+return 1
+"#,
+    )
+});
+
+/// KEYS: session, timeline. ARGV: seq at_ms report state cap chunk seg...
+/// -1 no session; -2 ended; 0 duplicate; 1 applied.
+static CHECKPOINT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local cur = redis.call('HMGET', KEYS[1], 'status', 'seq')
+if not cur[1] then return -1 end
+if cur[1] ~= 'live' then return -2 end
+if tonumber(cur[2]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'last_cp', ARGV[2], 'report', ARGV[3], 'state', ARGV[4])
+local n = #ARGV
+if n > 6 then
+  local chunk = tonumber(ARGV[6])
+  local i = 7
+  while i <= n do
+    local j = math.min(i + chunk - 1, n)
+    redis.call('RPUSH', KEYS[2], unpack(ARGV, i, j))
+    i = j + 1
+  end
+  redis.call('LTRIM', KEYS[2], -tonumber(ARGV[5]), -1)
+end
+return 1
+"#,
+    )
+});
+
+/// KEYS: session. ARGV: report ended_at. -1 no session; -2 already ended; 1 ended.
+static END_SESSION: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return -1 end
+if st ~= 'live' then return -2 end
+redis.call('HSET', KEYS[1], 'status', 'ended', 'report', ARGV[1], 'ended_at', ARGV[2])
+redis.call('HDEL', KEYS[1], 'state')
+return 1
+"#,
+    )
+});
+
+/// KEYS: user, user tokens. ARGV: hash expires_at now. -1 no user.
+static ISSUE_TOKEN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 1
+"#,
+    )
+});
+
+// ---- connection ----------------------------------------------------------------------------
+
+/// One connection handle for both deployments; both reconnect by themselves.
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+fn map_redis(e: RedisError) -> StoreError {
+    let transient = e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_cluster_error()
+        || matches!(
+            e.kind(),
+            ErrorKind::ClusterConnectionNotFound
+                | ErrorKind::Server(ServerErrorKind::BusyLoading)
+                | ErrorKind::Server(ServerErrorKind::MasterDown)
+                | ErrorKind::Server(ServerErrorKind::ReadOnly)
+        );
+    if transient {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Internal(format!("redis: {e}"))
+    }
+}
+
+/// Parsed store URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Single(String),
+    Cluster(Vec<String>),
+}
+
+fn parse_url(url: &str) -> Result<Target> {
+    if let Some(rest) = url.strip_prefix("redis+cluster://") {
+        let (auth, hosts) = match rest.rsplit_once('@') {
+            Some((a, h)) => (format!("{a}@"), h),
+            None => (String::new(), rest),
+        };
+        let hosts = hosts.trim_end_matches('/');
+        let nodes: Vec<String> = hosts
+            .split(',')
+            .filter(|h| !h.is_empty())
+            .map(|h| format!("redis://{auth}{h}"))
+            .collect();
+        if nodes.is_empty() || hosts.contains('/') || hosts.contains('?') {
+            return Err(StoreError::invalid(
+                "cluster URL must look like redis+cluster://host1:port1,host2:port2",
+            ));
+        }
+        Ok(Target::Cluster(nodes))
+    } else if url.starts_with("redis://") {
+        Ok(Target::Single(url.to_owned()))
+    } else {
+        Err(StoreError::invalid(
+            "not a redis:// or redis+cluster:// URL",
+        ))
+    }
+}
+
+/// Store on Redis: one server (through a [`ConnectionManager`], which reconnects by itself)
+/// or a Redis Cluster (through the async cluster client). Same semantics as
+/// [`MemoryStore`](crate::MemoryStore); see the module docs / README for the key schema.
+pub struct RedisStore {
+    cfg: StoreConfig,
+    conn: Conn,
+    /// Node URLs used for pub/sub subscriptions (the first that answers is used).
+    pubsub_nodes: Vec<String>,
+    backend: Backend,
+    dummy_hash: Arc<OnceLock<String>>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("backend", &self.backend)
+            .field("nodes", &self.pubsub_nodes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Connects to `redis://…` (one server) or `redis+cluster://h1:p1,h2:p2,…` and checks the
+    /// connection with a `PING`. `Unavailable` if that fails within `cfg.op_timeout`.
+    pub async fn connect(url: &str, cfg: StoreConfig) -> Result<RedisStore> {
+        let timeout = cfg.op_timeout;
+        let (conn, nodes, backend) = match parse_url(url)? {
+            Target::Single(u) => {
+                let client = redis::Client::open(u.as_str())
+                    .map_err(|e| StoreError::invalid(format!("redis URL: {e}")))?;
+                let mcfg = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(timeout.min(Duration::from_secs(1))))
+                    .set_response_timeout(Some(timeout))
+                    .set_number_of_retries(1)
+                    .set_min_delay(Duration::from_millis(50))
+                    .set_max_delay(Duration::from_millis(500));
+                let cm =
+                    tokio::time::timeout(timeout, ConnectionManager::new_with_config(client, mcfg))
+                        .await
+                        .map_err(|_| StoreError::Unavailable("connect timed out".into()))?
+                        .map_err(map_redis)?;
+                (Conn::Single(cm), vec![u], Backend::Redis)
+            }
+            Target::Cluster(nodes) => {
+                let client = ClusterClientBuilder::new(nodes.clone())
+                    .connection_timeout(timeout.min(Duration::from_secs(1)))
+                    .response_timeout(timeout)
+                    .retries(2)
+                    .min_retry_wait(20)
+                    .max_retry_wait(300)
+                    .build()
+                    .map_err(|e| StoreError::invalid(format!("redis cluster URL: {e}")))?;
+                let cc = tokio::time::timeout(timeout, client.get_async_connection())
+                    .await
+                    .map_err(|_| StoreError::Unavailable("connect timed out".into()))?
+                    .map_err(map_redis)?;
+                (Conn::Cluster(cc), nodes, Backend::RedisCluster)
+            }
+        };
+        let store = RedisStore {
+            cfg,
+            conn,
+            pubsub_nodes: nodes,
+            backend,
+            dummy_hash: Arc::new(OnceLock::new()),
+        };
+        store.ping().await?;
+        Ok(store)
+    }
+
+    /// Runs one Redis operation with the configured hard timeout.
+    async fn run<T, F>(&self, f: impl FnOnce(Conn) -> F) -> Result<T>
+    where
+        F: Future<Output = redis::RedisResult<T>>,
+    {
+        match tokio::time::timeout(self.cfg.op_timeout, f(self.conn.clone())).await {
+            Ok(r) => r.map_err(map_redis),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "redis did not answer within {:?}",
+                self.cfg.op_timeout
+            ))),
+        }
+    }
+
+    async fn query<T: redis::FromRedisValue + Send>(&self, c: Cmd) -> Result<T> {
+        self.run(|mut conn| async move { c.query_async::<T>(&mut conn).await })
+            .await
+    }
+
+    async fn user_hash(&self, uid: &str) -> Result<Option<HashMap<String, String>>> {
+        let h: HashMap<String, String> =
+            self.query(cmd("HGETALL").arg(k_user(uid)).clone()).await?;
+        Ok(if h.is_empty() { None } else { Some(h) })
+    }
+
+    async fn load_user(&self, uid: &str) -> Result<(User, String)> {
+        let h = self
+            .user_hash(uid)
+            .await?
+            .ok_or_else(|| StoreError::not_found("user"))?;
+        parse_user(&h)
+    }
+
+    /// Claims a unique name (`gz:uname:…` / `gz:email:…`) for `uid`, taking over a stale
+    /// claim whose user no longer exists. Ok(false) if someone else holds it.
+    async fn claim(&self, key: &str, uid: &str) -> Result<bool> {
+        for _ in 0..3 {
+            let set: Option<String> = self
+                .query(cmd("SET").arg(key).arg(uid).arg("NX").clone())
+                .await?;
+            if set.is_some() {
+                return Ok(true);
+            }
+            let holder: Option<String> = self.query(cmd("GET").arg(key).clone()).await?;
+            let Some(holder) = holder else { continue };
+            if holder == uid {
+                return Ok(true);
+            }
+            let alive: bool = validate::user_id(&holder).is_ok()
+                && self
+                    .query::<i64>(cmd("EXISTS").arg(k_user(&holder)).clone())
+                    .await?
+                    == 1;
+            if alive {
+                return Ok(false);
+            }
+            let swapped: i64 = self
+                .run(|mut c| {
+                    let key = key.to_owned();
+                    let (holder, uid) = (holder.clone(), uid.to_owned());
+                    async move {
+                        CLAIM_SWAP
+                            .key(key)
+                            .arg(holder)
+                            .arg(uid)
+                            .invoke_async(&mut c)
+                            .await
+                    }
+                })
+                .await?;
+            if swapped == 1 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    async fn release(&self, key: &str, uid: &str) -> Result<()> {
+        let (key, uid) = (key.to_owned(), uid.to_owned());
+        self.run(|mut c| async move {
+            CLAIM_RELEASE
+                .key(key)
+                .arg(uid)
+                .invoke_async::<i64>(&mut c)
+                .await
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn load_session(&self, sid: &str) -> Result<Option<SessionRecord>> {
+        let owner = validate::session_id(sid)?;
+        let h: HashMap<String, String> = self
+            .query(cmd("HGETALL").arg(k_session(owner, sid)).clone())
+            .await?;
+        if h.is_empty() {
+            Ok(None)
+        } else {
+            parse_session(&h).map(Some)
+        }
+    }
+
+    /// One page of an index (`ZREVRANGEBYLEX`), with the records loaded concurrently. Index
+    /// members whose session is gone are skipped and removed from `index`; with
+    /// `live_only`, ended sessions are skipped and removed likewise.
+    async fn page(
+        &self,
+        index: &str,
+        req: &PageRequest,
+        live_only: bool,
+    ) -> Result<Page<SessionRecord>> {
+        let limit = validate::page(req)?;
+        let max = match &req.cursor {
+            Some(c) => format!("({c}"),
+            None => "+".to_owned(),
+        };
+        let members: Vec<String> = self
+            .query(
+                cmd("ZREVRANGEBYLEX")
+                    .arg(index)
+                    .arg(max)
+                    .arg("-")
+                    .arg("LIMIT")
+                    .arg(0)
+                    .arg(limit + 1)
+                    .clone(),
+            )
+            .await?;
+        let more = members.len() > limit;
+        let considered = &members[..members.len().min(limit)];
+        let loads = considered.iter().map(|m| async move {
+            match validate::index_member(m) {
+                Ok(sid) => self.load_session(sid).await,
+                Err(_) => Ok(None),
+            }
+        });
+        let mut items = Vec::with_capacity(considered.len());
+        let mut stale = Vec::new();
+        for (m, rec) in considered.iter().zip(join_all(loads).await) {
+            match rec? {
+                Some(r) if !live_only || r.status == SessionStatus::Live => items.push(r),
+                _ => stale.push(m.clone()),
+            }
+        }
+        if !stale.is_empty() {
+            // Best effort: the entry is skipped anyway.
+            let _ = self
+                .query::<i64>(cmd("ZREM").arg(index).arg(stale).clone())
+                .await;
+        }
+        Ok(Page {
+            items,
+            next_cursor: if more {
+                considered.last().cloned()
+            } else {
+                None
+            },
+        })
+    }
+
+    /// Re-adds a session to the global lists (idempotent; repairs a crash between the
+    /// per-user script and the global update).
+    async fn index_global(&self, member: &str, live: bool) -> Result<()> {
+        let add_all = self.query::<i64>(cmd("ZADD").arg(K_ALL).arg(0).arg(member).clone());
+        let live_cmd = if live {
+            cmd("ZADD").arg(K_LIVE).arg(0).arg(member).clone()
+        } else {
+            cmd("ZREM").arg(K_LIVE).arg(member).clone()
+        };
+        let add_live = self.query::<i64>(live_cmd);
+        let (a, b) = tokio::join!(add_all, add_live);
+        a.and(b).map(|_| ())
+    }
+
+    async fn open_pubsub(&self, chan: &str) -> Result<redis::aio::PubSub> {
+        open_pubsub(&self.pubsub_nodes, chan, self.cfg.op_timeout).await
+    }
+}
+
+async fn open_pubsub(
+    nodes: &[String],
+    chan: &str,
+    timeout: Duration,
+) -> Result<redis::aio::PubSub> {
+    let mut last = StoreError::Unavailable("no redis node".into());
+    for node in nodes {
+        let attempt = async {
+            let client = redis::Client::open(node.as_str())?;
+            let mut ps = client.get_async_pubsub().await?;
+            ps.subscribe(chan).await?;
+            Ok::<_, RedisError>(ps)
+        };
+        match tokio::time::timeout(timeout, attempt).await {
+            Ok(Ok(ps)) => return Ok(ps),
+            Ok(Err(e)) => last = map_redis(e),
+            Err(_) => last = StoreError::Unavailable("subscribe timed out".into()),
+        }
+    }
+    Err(last)
+}
+
+fn field<'a>(h: &'a HashMap<String, String>, name: &str) -> Result<&'a str> {
+    h.get(name)
+        .map(String::as_str)
+        .ok_or_else(|| StoreError::internal(format!("stored record lacks `{name}`")))
+}
+
+fn num<T: std::str::FromStr>(s: &str, name: &str) -> Result<T> {
+    s.parse()
+        .map_err(|_| StoreError::internal(format!("stored field `{name}` is not a number")))
+}
+
+fn parse_user(h: &HashMap<String, String>) -> Result<(User, String)> {
+    Ok((
+        User {
+            id: field(h, "id")?.to_owned(),
+            username: field(h, "username")?.to_owned(),
+            email: h.get("email").cloned(),
+            created_at_ms: num(field(h, "created_at")?, "created_at")?,
+        },
+        field(h, "phc")?.to_owned(),
+    ))
+}
+
+fn parse_session(h: &HashMap<String, String>) -> Result<SessionRecord> {
+    let status = match field(h, "status")? {
+        "live" => SessionStatus::Live,
+        "ended" => SessionStatus::Ended,
+        other => {
+            return Err(StoreError::internal(format!(
+                "unknown session status {other:?}"
+            )));
+        }
+    };
+    let opt_num =
+        |name: &str| -> Result<Option<i64>> { h.get(name).map(|v| num(v, name)).transpose() };
+    Ok(SessionRecord {
+        id: field(h, "id")?.to_owned(),
+        owner: field(h, "owner")?.to_owned(),
+        source: field(h, "source")?.to_owned(),
+        started_at_ms: num(field(h, "started_at")?, "started_at")?,
+        status,
+        checkpoint_seq: num(field(h, "seq")?, "seq")?,
+        last_checkpoint_ms: opt_num("last_cp")?,
+        report: h
+            .get("report")
+            .map(|r| serde_json::from_str(r))
+            .transpose()?,
+        state: h
+            .get("state")
+            .map(|r| serde_json::from_str(r))
+            .transpose()?,
+        ended_at_ms: opt_num("ended_at")?,
+    })
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let pong: String = self.query(cmd("PING")).await?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(StoreError::internal(format!(
+                "unexpected PING reply {pong:?}"
+            )))
+        }
+    }
+
+    async fn create_user(&self, new: NewUser) -> Result<User> {
+        validate::new_user(&new)?;
+        let uname_key = k_uname(&validate::fold(&new.username));
+        let email_key = new.email.as_deref().map(|e| k_email(&validate::fold(e)));
+        // Cheap early exit before paying for argon2.
+        if let Ok(existing) = self.get_user_by_username(&new.username).await {
+            if validate::fold(&existing.username) == validate::fold(&new.username) {
+                return Err(StoreError::Conflict("username taken".into()));
+            }
+        }
+        let phc = crypto::hash_password_async(new.password.clone(), self.cfg.password).await?;
+        let created_at_ms = crypto::now_ms();
+        // 1. the user hash under a fresh id (retry on the astronomically unlikely collision)
+        let mut uid = String::new();
+        for _ in 0..5 {
+            let candidate = crypto::new_id();
+            let args = (
+                candidate.clone(),
+                new.username.clone(),
+                new.email.clone().unwrap_or_default(),
+                created_at_ms,
+                phc.clone(),
+            );
+            let key = k_user(&candidate);
+            let created: i64 = self
+                .run(|mut c| async move {
+                    CREATE_USER
+                        .key(key)
+                        .arg(args.0)
+                        .arg(args.1)
+                        .arg(args.2)
+                        .arg(args.3)
+                        .arg(args.4)
+                        .invoke_async(&mut c)
+                        .await
+                })
+                .await?;
+            if created == 1 {
+                uid = candidate;
+                break;
+            }
+        }
+        if uid.is_empty() {
+            return Err(StoreError::internal("could not allocate a user id"));
+        }
+        // 2. unique claims; undo on conflict or error
+        let undo = |release_uname: bool| {
+            let uid = uid.clone();
+            let uname_key = uname_key.clone();
+            async move {
+                if release_uname {
+                    let _ = self.release(&uname_key, &uid).await;
+                }
+                let _ = self
+                    .query::<i64>(cmd("DEL").arg(k_user(&uid)).clone())
+                    .await;
+            }
+        };
+        match self.claim(&uname_key, &uid).await {
+            Ok(true) => {}
+            Ok(false) => {
+                undo(false).await;
+                return Err(StoreError::Conflict("username taken".into()));
+            }
+            Err(e) => {
+                undo(true).await;
+                return Err(e);
+            }
+        }
+        if let Some(ek) = &email_key {
+            match self.claim(ek, &uid).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    undo(true).await;
+                    return Err(StoreError::Conflict("email taken".into()));
+                }
+                Err(e) => {
+                    let _ = self.release(ek, &uid).await;
+                    undo(true).await;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(User {
+            id: uid,
+            username: new.username,
+            email: new.email,
+            created_at_ms,
+        })
+    }
+
+    async fn get_user(&self, user_id: &str) -> Result<User> {
+        validate::user_id(user_id)?;
+        Ok(self.load_user(user_id).await?.0)
+    }
+
+    async fn get_user_by_username(&self, username: &str) -> Result<User> {
+        if validate::username(username).is_err() {
+            return Err(StoreError::not_found("user"));
+        }
+        let folded = validate::fold(username);
+        let uid: Option<String> = self.query(cmd("GET").arg(k_uname(&folded)).clone()).await?;
+        let uid = uid.ok_or_else(|| StoreError::not_found("user"))?;
+        validate::user_id(&uid)?;
+        let (user, _) = self.load_user(&uid).await?;
+        // A stale claim (user deleted and id reused) never resolves to the wrong user.
+        if validate::fold(&user.username) != folded {
+            return Err(StoreError::not_found("user"));
+        }
+        Ok(user)
+    }
+
+    async fn verify_password(&self, username: &str, password: &str) -> Result<User> {
+        let found = match self.get_user_by_username(username).await {
+            Ok(u) => Some(self.load_user(&u.id).await?),
+            Err(StoreError::NotFound(_)) => None,
+            Err(e) => return Err(e),
+        };
+        let (user, phc) = match found {
+            Some((u, p)) => (Some(u), Some(p)),
+            None => (None, None),
+        };
+        let ok = crypto::verify_password_async(
+            password.to_owned(),
+            phc,
+            self.dummy_hash.clone(),
+            self.cfg.password,
+        )
+        .await?;
+        match user {
+            Some(u) if ok => Ok(u),
+            _ => Err(StoreError::Unauthorized),
+        }
+    }
+
+    async fn set_calibration_json(
+        &self,
+        user_id: &str,
+        calibration: serde_json::Value,
+    ) -> Result<()> {
+        validate::user_id(user_id)?;
+        let json = serde_json::to_string(&calibration)?;
+        validate::blob("calibration", &json)?;
+        let (ku, kc) = (k_user(user_id), k_calib(user_id));
+        let r: i64 = self
+            .run(|mut c| async move {
+                SET_CALIB
+                    .key(ku)
+                    .key(kc)
+                    .arg(json)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        if r < 0 {
+            return Err(StoreError::not_found("user"));
+        }
+        Ok(())
+    }
+
+    async fn get_calibration_json(&self, user_id: &str) -> Result<Option<serde_json::Value>> {
+        validate::user_id(user_id)?;
+        let mut p = redis::pipe();
+        p.cmd("EXISTS")
+            .arg(k_user(user_id))
+            .cmd("GET")
+            .arg(k_calib(user_id));
+        let (exists, json): (i64, Option<String>) = self
+            .run(|mut c| async move { p.query_async(&mut c).await })
+            .await?;
+        if exists == 0 {
+            return Err(StoreError::not_found("user"));
+        }
+        Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
+    }
+
+    async fn delete_user(&self, user_id: &str) -> Result<()> {
+        validate::user_id(user_id)?;
+        let (user, _) = self.load_user(user_id).await?;
+        let sessions_key = k_user_sessions(user_id);
+        let tokens_key = k_user_tokens(user_id);
+        let mut deleted = None;
+        for _ in 0..8 {
+            let mut p = redis::pipe();
+            p.cmd("ZRANGE").arg(&sessions_key).arg(0).arg(-1);
+            p.cmd("ZRANGE").arg(&tokens_key).arg(0).arg(-1);
+            let (members, tokens): (Vec<String>, Vec<String>) = self
+                .run(|mut c| async move { p.query_async(&mut c).await })
+                .await?;
+            let mut keys = vec![
+                k_user(user_id),
+                k_calib(user_id),
+                sessions_key.clone(),
+                tokens_key.clone(),
+            ];
+            for m in &members {
+                if let Ok(sid) = validate::index_member(m) {
+                    keys.push(k_session(user_id, sid));
+                    keys.push(k_timeline(user_id, sid));
+                }
+            }
+            let (n_s, n_t) = (members.len(), tokens.len());
+            let r: i64 = self
+                .run(|mut c| async move {
+                    let mut inv = DELETE_USER.prepare_invoke();
+                    for k in keys {
+                        inv.key(k);
+                    }
+                    inv.arg(n_s).arg(n_t);
+                    inv.invoke_async(&mut c).await
+                })
+                .await?;
+            match r {
+                -1 => return Err(StoreError::not_found("user")),
+                1 => {
+                    deleted = Some((members, tokens));
+                    break;
+                }
+                _ => continue,
+            }
+        }
+        let (members, tokens) = deleted.ok_or_else(|| {
+            StoreError::Conflict("user data kept changing during delete; retry".into())
+        })?;
+        // Global keys (other slots): tokens, list entries, unique claims.
+        for h in &tokens {
+            self.query::<i64>(cmd("DEL").arg(k_token(h)).clone())
+                .await?;
+        }
+        if !members.is_empty() {
+            self.query::<i64>(cmd("ZREM").arg(K_ALL).arg(&members).clone())
+                .await?;
+            self.query::<i64>(cmd("ZREM").arg(K_LIVE).arg(&members).clone())
+                .await?;
+        }
+        self.release(&k_uname(&validate::fold(&user.username)), user_id)
+            .await?;
+        if let Some(e) = &user.email {
+            self.release(&k_email(&validate::fold(e)), user_id).await?;
+        }
+        Ok(())
+    }
+
+    async fn create_session(&self, new: NewSession) -> Result<SessionRecord> {
+        validate::new_session(&new)?;
+        let owner = new.owner.clone();
+        for _ in 0..5 {
+            let sid = format!("{owner}-{}", crypto::new_id());
+            let member = validate::index_member_for(new.started_at_ms, &sid);
+            let keys = [
+                k_user(&owner),
+                k_session(&owner, &sid),
+                k_user_sessions(&owner),
+            ];
+            let fields: Vec<(String, String)> = vec![
+                ("id".into(), sid.clone()),
+                ("owner".into(), owner.clone()),
+                ("source".into(), new.source.clone()),
+                ("started_at".into(), new.started_at_ms.to_string()),
+                ("status".into(), "live".into()),
+                ("seq".into(), "0".into()),
+            ];
+            let m = member.clone();
+            let r: i64 = self
+                .run(|mut c| async move {
+                    let mut inv = CREATE_SESSION.prepare_invoke();
+                    for k in keys {
+                        inv.key(k);
+                    }
+                    inv.arg(m);
+                    for (f, v) in fields {
+                        inv.arg(f).arg(v);
+                    }
+                    inv.invoke_async(&mut c).await
+                })
+                .await?;
+            match r {
+                -1 => return Err(StoreError::not_found("user")),
+                0 => continue,
+                _ => {}
+            }
+            self.index_global(&member, true).await?;
+            return Ok(SessionRecord {
+                id: sid,
+                owner,
+                source: new.source,
+                started_at_ms: new.started_at_ms,
+                status: SessionStatus::Live,
+                checkpoint_seq: 0,
+                last_checkpoint_ms: None,
+                report: None,
+                state: None,
+                ended_at_ms: None,
+            });
+        }
+        Err(StoreError::internal("could not allocate a session id"))
+    }
+
+    async fn checkpoint(
+        &self,
+        session_id: &str,
+        checkpoint: Checkpoint,
+    ) -> Result<CheckpointOutcome> {
+        let owner = validate::session_id(session_id)?.to_owned();
+        validate::checkpoint(&checkpoint)?;
+        let state = serde_json::to_string(&checkpoint.state)?;
+        validate::blob("state", &state)?;
+        let report = serde_json::to_string(&checkpoint.report)?;
+        validate::blob("report", &report)?;
+        let segments = checkpoint
+            .segments
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let keys = [
+            k_session(&owner, session_id),
+            k_timeline(&owner, session_id),
+        ];
+        let (seq, at, cap) = (
+            checkpoint.seq,
+            checkpoint.at_ms,
+            self.cfg.max_timeline_len.max(1),
+        );
+        let r: i64 = self
+            .run(|mut c| async move {
+                let mut inv = CHECKPOINT.prepare_invoke();
+                inv.key(&keys[0]).key(&keys[1]);
+                inv.arg(seq)
+                    .arg(at)
+                    .arg(report)
+                    .arg(state)
+                    .arg(cap)
+                    .arg(PUSH_CHUNK);
+                for s in segments {
+                    inv.arg(s);
+                }
+                inv.invoke_async(&mut c).await
+            })
+            .await?;
+        match r {
+            -1 => Err(StoreError::not_found("session")),
+            -2 => Err(StoreError::Conflict("session has ended".into())),
+            0 => Ok(CheckpointOutcome::Duplicate),
+            _ => Ok(CheckpointOutcome::Applied),
+        }
+    }
+
+    async fn end_session(&self, session_id: &str, report: SessionReport) -> Result<SessionRecord> {
+        let owner = validate::session_id(session_id)?.to_owned();
+        let json = serde_json::to_string(&report)?;
+        validate::blob("report", &json)?;
+        let key = k_session(&owner, session_id);
+        let now = crypto::now_ms();
+        let r: i64 = self
+            .run(|mut c| async move {
+                END_SESSION
+                    .key(key)
+                    .arg(json)
+                    .arg(now)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        match r {
+            -1 => return Err(StoreError::not_found("session")),
+            -2 => return Err(StoreError::Conflict("session has already ended".into())),
+            _ => {}
+        }
+        let rec = self
+            .load_session(session_id)
+            .await?
+            .ok_or_else(|| StoreError::not_found("session"))?;
+        self.index_global(
+            &validate::index_member_for(rec.started_at_ms, &rec.id),
+            false,
+        )
+        .await?;
+        Ok(rec)
+    }
+
+    async fn get_session(&self, session_id: &str) -> Result<SessionRecord> {
+        self.load_session(session_id)
+            .await?
+            .ok_or_else(|| StoreError::not_found("session"))
+    }
+
+    async fn get_timeline(&self, session_id: &str) -> Result<Vec<TimelineSegment>> {
+        let owner = validate::session_id(session_id)?;
+        let mut p = redis::pipe();
+        p.cmd("EXISTS").arg(k_session(owner, session_id));
+        p.cmd("LRANGE")
+            .arg(k_timeline(owner, session_id))
+            .arg(0)
+            .arg(-1);
+        let (exists, items): (i64, Vec<String>) = self
+            .run(|mut c| async move { p.query_async(&mut c).await })
+            .await?;
+        if exists == 0 {
+            return Err(StoreError::not_found("session"));
+        }
+        items
+            .iter()
+            .map(|s| serde_json::from_str(s).map_err(StoreError::from))
+            .collect()
+    }
+
+    async fn list_sessions(&self, page: PageRequest) -> Result<Page<SessionRecord>> {
+        self.page(K_ALL, &page, false).await
+    }
+
+    async fn list_user_sessions(
+        &self,
+        user_id: &str,
+        page: PageRequest,
+    ) -> Result<Page<SessionRecord>> {
+        validate::user_id(user_id)?;
+        validate::page(&page)?;
+        let exists: i64 = self
+            .query(cmd("EXISTS").arg(k_user(user_id)).clone())
+            .await?;
+        if exists == 0 {
+            return Err(StoreError::not_found("user"));
+        }
+        self.page(&k_user_sessions(user_id), &page, false).await
+    }
+
+    async fn list_live_sessions(&self, page: PageRequest) -> Result<Page<SessionRecord>> {
+        self.page(K_LIVE, &page, true).await
+    }
+
+    async fn issue_token(&self, user_id: &str, ttl: Duration) -> Result<IssuedToken> {
+        validate::user_id(user_id)?;
+        validate::token_ttl(ttl)?;
+        let token = crypto::new_token();
+        let hash = crypto::token_hash(&token);
+        let now = crypto::now_ms();
+        let ttl_ms = ttl.as_millis().max(1) as i64;
+        let expires_at_ms = now + ttl_ms;
+        let (ku, kt, h) = (k_user(user_id), k_user_tokens(user_id), hash.clone());
+        let r: i64 = self
+            .run(|mut c| async move {
+                ISSUE_TOKEN
+                    .key(ku)
+                    .key(kt)
+                    .arg(h)
+                    .arg(expires_at_ms)
+                    .arg(now)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        if r < 0 {
+            return Err(StoreError::not_found("user"));
+        }
+        self.query::<()>(
+            cmd("SET")
+                .arg(k_token(&hash))
+                .arg(format!("{user_id}|{hash}"))
+                .arg("PX")
+                .arg(ttl_ms)
+                .clone(),
+        )
+        .await?;
+        Ok(IssuedToken {
+            token,
+            user_id: user_id.to_owned(),
+            expires_at_ms,
+        })
+    }
+
+    async fn resolve_token(&self, token: &str) -> Result<User> {
+        if !crypto::token_well_formed(token) {
+            return Err(StoreError::Unauthorized);
+        }
+        let hash = crypto::token_hash(token);
+        let v: Option<String> = self.query(cmd("GET").arg(k_token(&hash)).clone()).await?;
+        let v = v.ok_or(StoreError::Unauthorized)?;
+        let (uid, stored) = v.split_once('|').ok_or(StoreError::Unauthorized)?;
+        if !crypto::ct_eq(stored, &hash) || validate::user_id(uid).is_err() {
+            return Err(StoreError::Unauthorized);
+        }
+        match self.load_user(uid).await {
+            Ok((u, _)) => Ok(u),
+            Err(StoreError::NotFound(_)) => Err(StoreError::Unauthorized),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn revoke_token(&self, token: &str) -> Result<()> {
+        if !crypto::token_well_formed(token) {
+            return Ok(());
+        }
+        let hash = crypto::token_hash(token);
+        let v: Option<String> = self.query(cmd("GET").arg(k_token(&hash)).clone()).await?;
+        self.query::<i64>(cmd("DEL").arg(k_token(&hash)).clone())
+            .await?;
+        if let Some((uid, _)) = v.as_deref().and_then(|v| v.split_once('|')) {
+            if validate::user_id(uid).is_ok() {
+                self.query::<i64>(cmd("ZREM").arg(k_user_tokens(uid)).arg(&hash).clone())
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn publish_live(&self, session_id: &str, message: &str) -> Result<usize> {
+        validate::session_id(session_id)?;
+        let n: i64 = self
+            .query(cmd("PUBLISH").arg(channel(session_id)).arg(message).clone())
+            .await?;
+        Ok(n.max(0) as usize)
+    }
+
+    async fn subscribe_live(&self, session_id: &str) -> Result<LiveFeed> {
+        validate::session_id(session_id)?;
+        let chan = channel(session_id);
+        let first = self.open_pubsub(&chan).await?;
+        let (tx, rx) = mpsc::channel(LIVE_BUFFER);
+        let nodes = self.pubsub_nodes.clone();
+        let timeout = self.cfg.op_timeout;
+        // Forwards messages; after a dropped connection it resubscribes (messages published
+        // meanwhile are lost, as with any Redis pub/sub). Ends when the feed is dropped.
+        let task = tokio::spawn(async move {
+            let mut ps = Some(first);
+            loop {
+                let current = match ps.take() {
+                    Some(p) => p,
+                    None => match open_pubsub(&nodes, &chan, timeout).await {
+                        Ok(p) => p,
+                        Err(_) => {
+                            tokio::select! {
+                                _ = tokio::time::sleep(Duration::from_millis(250)) => continue,
+                                _ = tx.closed() => return,
+                            }
+                        }
+                    },
+                };
+                let mut stream = current.into_on_message();
+                loop {
+                    tokio::select! {
+                        msg = stream.next() => match msg {
+                            Some(m) => {
+                                let Ok(payload) = m.get_payload::<String>() else { continue };
+                                if tx.send(payload).await.is_err() {
+                                    return;
+                                }
+                            }
+                            None => break,
+                        },
+                        _ = tx.closed() => return,
+                    }
+                }
+            }
+        });
+        Ok(LiveFeed::from_channel(rx, task))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            parse_url("redis://127.0.0.1:6379/0").unwrap(),
+            Target::Single("redis://127.0.0.1:6379/0".into())
+        );
+        assert_eq!(
+            parse_url("redis+cluster://a:1,b:2,c:3").unwrap(),
+            Target::Cluster(vec![
+                "redis://a:1".into(),
+                "redis://b:2".into(),
+                "redis://c:3".into()
+            ])
+        );
+        assert_eq!(
+            parse_url("redis+cluster://:pw@a:1,b:2").unwrap(),
+            Target::Cluster(vec!["redis://:pw@a:1".into(), "redis://:pw@b:2".into()])
+        );
+        assert!(parse_url("redis+cluster://").is_err());
+        assert!(parse_url("http://x").is_err());
+    }
+
+    #[test]
+    fn keys_share_a_slot_per_user() {
+        let uid = "0123456789abcdef";
+        let sid = format!("{uid}-fedcba9876543210");
+        for k in [
+            k_user(uid),
+            k_calib(uid),
+            k_user_sessions(uid),
+            k_user_tokens(uid),
+            k_session(uid, &sid),
+            k_timeline(uid, &sid),
+        ] {
+            assert!(k.starts_with("gz:{u:0123456789abcdef}:"), "{k}");
+        }
+    }
+}

@@ -1,0 +1,692 @@
+//! The conformance suite: every case runs against MemoryStore, a single redis-server and a
+//! 3-node Redis Cluster (see `conformance.rs`). Cases use unique usernames so they can share
+//! one store, and only make claims about their own records in the global lists.
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gaze_core::{Activity, Attention, SessionReport, TimelineSegment};
+use gaze_store::testing::unique_username;
+use gaze_store::*;
+
+pub type S = Arc<dyn Store>;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub async fn new_user(s: &S, prefix: &str) -> User {
+    s.create_user(NewUser {
+        username: unique_username(prefix),
+        password: PASSWORD.into(),
+        email: None,
+    })
+    .await
+    .expect("create user")
+}
+
+pub async fn new_session(s: &S, owner: &str, started_at_ms: i64) -> SessionRecord {
+    s.create_session(NewSession {
+        owner: owner.to_owned(),
+        started_at_ms,
+        source: "webcam".into(),
+    })
+    .await
+    .expect("create session")
+}
+
+pub fn seg(i: usize) -> TimelineSegment {
+    TimelineSegment {
+        start_ms: i as f64 * 100.0,
+        end_ms: i as f64 * 100.0 + 100.0,
+        activity: if i % 2 == 0 {
+            Activity::Reading
+        } else {
+            Activity::Watching
+        },
+        attention: Attention::Focused,
+    }
+}
+
+pub fn report(sid: &str, focus: f64) -> SessionReport {
+    SessionReport {
+        session_id: sid.to_owned(),
+        focus_time: focus,
+        ..SessionReport::default()
+    }
+}
+
+pub fn checkpoint(sid: &str, seq: u64, segs: std::ops::Range<usize>) -> Checkpoint {
+    Checkpoint {
+        seq,
+        at_ms: 1_000 * seq as i64,
+        report: report(sid, seq as f64),
+        segments: segs.map(seg).collect(),
+        state: serde_json::json!({ "seq": seq, "acc": [1, 2, 3] }),
+    }
+}
+
+fn is_invalid<T: std::fmt::Debug>(r: Result<T>) -> bool {
+    matches!(r, Err(StoreError::Invalid(_)))
+}
+
+fn is_not_found<T: std::fmt::Debug>(r: Result<T>) -> bool {
+    matches!(r, Err(StoreError::NotFound(_)))
+}
+
+fn is_conflict<T: std::fmt::Debug>(r: Result<T>) -> bool {
+    matches!(r, Err(StoreError::Conflict(_)))
+}
+
+// ---- cases -----------------------------------------------------------------------------
+
+pub async fn users_basic(s: &S) {
+    let name = unique_username("Basic");
+    let email = format!("{name}@Example.org");
+    let u = s
+        .create_user(NewUser {
+            username: name.clone(),
+            password: PASSWORD.into(),
+            email: Some(email.clone()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(u.username, name);
+    assert_eq!(u.email.as_deref(), Some(email.as_str()));
+    assert_eq!(s.get_user(&u.id).await.unwrap(), u);
+    assert_eq!(
+        s.get_user_by_username(&name.to_uppercase()).await.unwrap(),
+        u
+    );
+    // unique username, case-insensitively; unique email, case-insensitively
+    let dup = s
+        .create_user(NewUser {
+            username: name.to_uppercase(),
+            password: PASSWORD.into(),
+            email: None,
+        })
+        .await;
+    assert!(is_conflict(dup), "duplicate username must conflict");
+    let dup_mail = s
+        .create_user(NewUser {
+            username: unique_username("mail"),
+            password: PASSWORD.into(),
+            email: Some(email.to_uppercase()),
+        })
+        .await;
+    assert!(is_conflict(dup_mail), "duplicate email must conflict");
+    // passwords
+    assert_eq!(s.verify_password(&name, PASSWORD).await.unwrap(), u);
+    assert_eq!(
+        s.verify_password(&name, "wrong password!").await,
+        Err(StoreError::Unauthorized)
+    );
+    assert_eq!(
+        s.verify_password(&unique_username("nobody"), PASSWORD)
+            .await,
+        Err(StoreError::Unauthorized)
+    );
+    // not found
+    assert!(is_not_found(s.get_user("0000000000000000").await));
+    assert!(is_not_found(s.get_user("../../etc").await));
+    assert!(is_not_found(
+        s.get_user_by_username(&unique_username("ghost")).await
+    ));
+}
+
+pub async fn input_limits(s: &S) {
+    for bad in ["ab", "_x_y", "has space", "ünï", "a{b}c", &"x".repeat(33)] {
+        let r = s
+            .create_user(NewUser {
+                username: bad.into(),
+                password: PASSWORD.into(),
+                email: None,
+            })
+            .await;
+        assert!(is_invalid(r), "username {bad:?} must be rejected");
+    }
+    let short = s
+        .create_user(NewUser {
+            username: unique_username("short"),
+            password: "short".into(),
+            email: None,
+        })
+        .await;
+    assert!(is_invalid(short));
+    let bad_mail = s
+        .create_user(NewUser {
+            username: unique_username("mail"),
+            password: PASSWORD.into(),
+            email: Some("not an email".into()),
+        })
+        .await;
+    assert!(is_invalid(bad_mail));
+    let u = new_user(s, "limits").await;
+    let long_source = s
+        .create_session(NewSession {
+            owner: u.id.clone(),
+            started_at_ms: 1,
+            source: "x".repeat(MAX_SOURCE_LEN + 1),
+        })
+        .await;
+    assert!(is_invalid(long_source));
+    let neg = s
+        .create_session(NewSession {
+            owner: u.id.clone(),
+            started_at_ms: -5,
+            source: String::new(),
+        })
+        .await;
+    assert!(is_invalid(neg));
+    let sess = new_session(s, &u.id, 10).await;
+    assert!(is_invalid(
+        s.checkpoint(&sess.id, checkpoint(&sess.id, 0, 0..1)).await
+    ));
+    let mut big = checkpoint(&sess.id, 1, 0..1);
+    big.state = serde_json::Value::String("x".repeat(MAX_BLOB_BYTES + 1));
+    assert!(is_invalid(s.checkpoint(&sess.id, big).await));
+    let many = checkpoint(&sess.id, 1, 0..MAX_SEGMENTS_PER_CHECKPOINT + 1);
+    assert!(is_invalid(s.checkpoint(&sess.id, many).await));
+    for limit in [MAX_PAGE_SIZE + 1, 10_000] {
+        assert!(is_invalid(s.list_sessions(PageRequest::first(limit)).await));
+        assert!(is_invalid(
+            s.list_user_sessions(&u.id, PageRequest::first(limit)).await
+        ));
+    }
+    assert!(is_invalid(
+        s.list_sessions(PageRequest::after(5, "garbage")).await
+    ));
+    assert!(is_invalid(
+        s.issue_token(&u.id, Duration::from_secs(91 * 24 * 3600))
+            .await
+    ));
+    assert!(is_invalid(s.issue_token(&u.id, Duration::ZERO).await));
+    // nothing was stored by the rejected calls
+    assert_eq!(s.get_session(&sess.id).await.unwrap().checkpoint_seq, 0);
+}
+
+pub async fn concurrent_registration(s: &S) {
+    let name = unique_username("race");
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let s = s.clone();
+            let username = if i % 2 == 0 {
+                name.clone()
+            } else {
+                name.to_uppercase()
+            };
+            tokio::spawn(async move {
+                s.create_user(NewUser {
+                    username,
+                    password: PASSWORD.into(),
+                    email: None,
+                })
+                .await
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    let mut conflicts = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok(u) => winners.push(u),
+            Err(StoreError::Conflict(_)) => conflicts += 1,
+            Err(e) => panic!("unexpected error {e:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one registration must succeed");
+    assert_eq!(conflicts, 49);
+    assert_eq!(s.get_user_by_username(&name).await.unwrap(), winners[0]);
+}
+
+pub async fn calibration(s: &S) {
+    let u = new_user(s, "calib").await;
+    assert_eq!(s.get_calibration_json(&u.id).await.unwrap(), None);
+    assert_eq!(s.get_calibration(&u.id).await.unwrap(), None);
+    // Calibration is opaque serde to the store: any JSON round-trips.
+    let c = serde_json::json!({ "screen_width": 1920.0, "model": { "coef": [0.5, -1.25] } });
+    s.set_calibration_json(&u.id, c.clone()).await.unwrap();
+    assert_eq!(s.get_calibration_json(&u.id).await.unwrap(), Some(c));
+    let c2 = serde_json::json!({ "v": 2 });
+    s.set_calibration_json(&u.id, c2.clone()).await.unwrap();
+    assert_eq!(s.get_calibration_json(&u.id).await.unwrap(), Some(c2));
+    assert!(is_not_found(
+        s.set_calibration_json("0000000000000000", serde_json::json!(1))
+            .await
+    ));
+    assert!(is_not_found(
+        s.get_calibration_json("0000000000000000").await
+    ));
+    assert!(is_not_found(s.get_calibration("0000000000000000").await));
+    let huge = serde_json::Value::String("x".repeat(MAX_BLOB_BYTES + 1));
+    assert!(is_invalid(s.set_calibration_json(&u.id, huge).await));
+}
+
+pub async fn session_lifecycle(s: &S) {
+    let u = new_user(s, "life").await;
+    assert!(is_not_found(
+        s.create_session(NewSession {
+            owner: "0000000000000000".into(),
+            started_at_ms: 1,
+            source: "webcam".into(),
+        })
+        .await
+    ));
+    let sess = new_session(s, &u.id, 1_700_000_000_000).await;
+    assert_eq!(sess.status, SessionStatus::Live);
+    assert_eq!(sess.owner, u.id);
+    assert_eq!(s.get_session(&sess.id).await.unwrap(), sess);
+    assert!(s.get_timeline(&sess.id).await.unwrap().is_empty());
+
+    let cp1 = checkpoint(&sess.id, 1, 0..3);
+    assert_eq!(
+        s.checkpoint(&sess.id, cp1.clone()).await.unwrap(),
+        CheckpointOutcome::Applied
+    );
+    // a retried checkpoint is a no-op
+    assert_eq!(
+        s.checkpoint(&sess.id, cp1).await.unwrap(),
+        CheckpointOutcome::Duplicate
+    );
+    let cp2 = checkpoint(&sess.id, 2, 3..5);
+    assert_eq!(
+        s.checkpoint(&sess.id, cp2.clone()).await.unwrap(),
+        CheckpointOutcome::Applied
+    );
+    // an older seq after a newer one is also ignored
+    assert_eq!(
+        s.checkpoint(&sess.id, checkpoint(&sess.id, 1, 10..11))
+            .await
+            .unwrap(),
+        CheckpointOutcome::Duplicate
+    );
+    let got = s.get_session(&sess.id).await.unwrap();
+    assert_eq!(got.checkpoint_seq, 2);
+    assert_eq!(got.last_checkpoint_ms, Some(cp2.at_ms));
+    assert_eq!(got.report, Some(cp2.report.clone()));
+    assert_eq!(got.state, Some(cp2.state.clone()));
+    assert_eq!(
+        s.get_timeline(&sess.id).await.unwrap(),
+        (0..5).map(seg).collect::<Vec<_>>()
+    );
+    // live list has it (resume after restart starts from here)
+    assert!(
+        all_pages(s, Which::Live)
+            .await
+            .iter()
+            .any(|r| r.id == sess.id)
+    );
+
+    let mut fin = report(&sess.id, 42.0);
+    fin.timeline = (0..5).map(seg).collect();
+    let ended = s.end_session(&sess.id, fin.clone()).await.unwrap();
+    assert_eq!(ended.status, SessionStatus::Ended);
+    assert_eq!(ended.report, Some(fin));
+    assert_eq!(ended.state, None);
+    assert!(ended.ended_at_ms.is_some());
+    assert_eq!(s.get_session(&sess.id).await.unwrap(), ended);
+    assert!(is_conflict(
+        s.checkpoint(&sess.id, checkpoint(&sess.id, 3, 5..6)).await
+    ));
+    assert!(is_conflict(
+        s.end_session(&sess.id, report(&sess.id, 1.0)).await
+    ));
+    assert!(
+        !all_pages(s, Which::Live)
+            .await
+            .iter()
+            .any(|r| r.id == sess.id)
+    );
+    assert!(
+        all_pages(s, Which::All)
+            .await
+            .iter()
+            .any(|r| r.id == sess.id)
+    );
+    // timeline kept after the end
+    assert_eq!(s.get_timeline(&sess.id).await.unwrap().len(), 5);
+    // unknown / malformed ids
+    let ghost = format!("{}-0000000000000000", u.id);
+    assert!(is_not_found(s.get_session(&ghost).await));
+    assert!(is_not_found(s.get_timeline(&ghost).await));
+    assert!(is_not_found(
+        s.checkpoint(&ghost, checkpoint(&ghost, 1, 0..1)).await
+    ));
+    assert!(is_not_found(
+        s.end_session(&ghost, report(&ghost, 0.0)).await
+    ));
+    assert!(is_not_found(s.get_session("nonsense").await));
+    assert!(is_not_found(s.get_session("{u:x}:user").await));
+}
+
+/// Assumes the store's timeline cap is 1000 (`testing::test_config`).
+pub async fn timeline_cap(s: &S) {
+    let u = new_user(s, "cap").await;
+    let sess = new_session(s, &u.id, 5).await;
+    s.checkpoint(&sess.id, checkpoint(&sess.id, 1, 0..600))
+        .await
+        .unwrap();
+    s.checkpoint(&sess.id, checkpoint(&sess.id, 2, 600..1200))
+        .await
+        .unwrap();
+    let tl = s.get_timeline(&sess.id).await.unwrap();
+    assert_eq!(tl.len(), 1000);
+    assert_eq!(tl[0], seg(200));
+    assert_eq!(tl[999], seg(1199));
+}
+
+pub enum Which {
+    All,
+    Live,
+    User(String),
+}
+
+pub async fn page(s: &S, which: &Which, req: PageRequest) -> Page<SessionRecord> {
+    match which {
+        Which::All => s.list_sessions(req).await,
+        Which::Live => s.list_live_sessions(req).await,
+        Which::User(u) => s.list_user_sessions(u, req).await,
+    }
+    .expect("list")
+}
+
+pub async fn all_pages(s: &S, which: Which) -> Vec<SessionRecord> {
+    let mut out = Vec::new();
+    let mut req = PageRequest::first(MAX_PAGE_SIZE);
+    loop {
+        let p = page(s, &which, req.clone()).await;
+        out.extend(p.items);
+        match p.next_cursor {
+            Some(c) => req = PageRequest::after(MAX_PAGE_SIZE, c),
+            None => return out,
+        }
+    }
+}
+
+fn assert_newest_first(items: &[SessionRecord]) {
+    for w in items.windows(2) {
+        assert!(
+            (w[0].started_at_ms, &w[0].id) > (w[1].started_at_ms, &w[1].id),
+            "not newest first: {:?} then {:?}",
+            (w[0].started_at_ms, &w[0].id),
+            (w[1].started_at_ms, &w[1].id)
+        );
+    }
+}
+
+pub async fn pagination(s: &S) {
+    let u = new_user(s, "pages").await;
+    let mut created = Vec::new();
+    for i in 0..25 {
+        // ties on purpose: five sessions share each start time
+        created.push(new_session(s, &u.id, 1_000 + (i / 5) as i64).await);
+    }
+    let mut seen = Vec::new();
+    let mut req = PageRequest::first(7);
+    let mut pages = 0;
+    loop {
+        let p = page(s, &Which::User(u.id.clone()), req).await;
+        assert!(p.items.len() <= 7);
+        pages += 1;
+        seen.extend(p.items);
+        match p.next_cursor {
+            Some(c) => req = PageRequest::after(7, c),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 4);
+    assert_eq!(seen.len(), 25);
+    assert_newest_first(&seen);
+    let ids: HashSet<_> = seen.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(ids, created.iter().map(|r| r.id.clone()).collect());
+    // limit 0 = default page size
+    let d = page(s, &Which::User(u.id.clone()), PageRequest::first(0)).await;
+    assert_eq!(d.items.len(), DEFAULT_PAGE_SIZE as usize);
+    // the global list has them too, in order
+    let all: Vec<_> = all_pages(s, Which::All).await;
+    assert_newest_first(&all);
+    let mine: Vec<_> = all.into_iter().filter(|r| r.owner == u.id).collect();
+    assert_eq!(mine, seen);
+    // unknown user
+    assert!(is_not_found(
+        s.list_user_sessions("0000000000000000", PageRequest::first(5))
+            .await
+    ));
+}
+
+pub async fn pagination_under_concurrent_inserts(s: &S) {
+    let u = new_user(s, "stable").await;
+    let other = new_user(s, "writer").await;
+    let mut before = Vec::new();
+    for i in 0..30 {
+        before.push(new_session(s, &u.id, 10_000 + i).await.id);
+    }
+    // A writer keeps inserting sessions (newer and older ones, for this user and another)
+    // while we page through.
+    let writer = {
+        let (s, uid, oid) = (s.clone(), u.id.clone(), other.id.clone());
+        tokio::spawn(async move {
+            for i in 0..40i64 {
+                let owner = if i % 2 == 0 { &uid } else { &oid };
+                let at = if i % 3 == 0 { 5_000 + i } else { 20_000 + i };
+                new_session(&s, owner, at).await;
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    for which in [Which::User(u.id.clone()), Which::All] {
+        let mut seen = Vec::new();
+        let mut req = PageRequest::first(4);
+        loop {
+            let p = page(s, &which, req).await;
+            seen.extend(p.items);
+            tokio::task::yield_now().await;
+            match p.next_cursor {
+                Some(c) => req = PageRequest::after(4, c),
+                None => break,
+            }
+        }
+        assert_newest_first(&seen);
+        let ids: Vec<_> = seen.iter().map(|r| r.id.clone()).collect();
+        let unique: HashSet<_> = ids.iter().cloned().collect();
+        assert_eq!(unique.len(), ids.len(), "a session appeared twice");
+        for b in &before {
+            assert!(unique.contains(b), "pre-existing session {b} was skipped");
+        }
+    }
+    writer.await.unwrap();
+}
+
+pub async fn tokens(s: &S) {
+    let u = new_user(s, "tok").await;
+    let t = s
+        .issue_token(&u.id, Duration::from_secs(600))
+        .await
+        .unwrap();
+    assert!(t.token.starts_with("gzt_") && t.token.len() == 68);
+    assert_eq!(t.user_id, u.id);
+    assert_eq!(s.resolve_token(&t.token).await.unwrap(), u);
+    let t2 = s
+        .issue_token(&u.id, Duration::from_secs(600))
+        .await
+        .unwrap();
+    assert_ne!(t.token, t2.token);
+    s.revoke_token(&t.token).await.unwrap();
+    assert_eq!(
+        s.resolve_token(&t.token).await,
+        Err(StoreError::Unauthorized)
+    );
+    assert_eq!(
+        s.resolve_token(&t2.token).await.unwrap(),
+        u,
+        "other token unaffected"
+    );
+    s.revoke_token(&t.token).await.unwrap(); // idempotent
+    for bad in ["", "gzt_", "Bearer x", &format!("gzt_{}", "0".repeat(64))] {
+        assert_eq!(s.resolve_token(bad).await, Err(StoreError::Unauthorized));
+    }
+    // a forged token with a flipped character is rejected
+    let mut forged = t2.token.clone().into_bytes();
+    forged[10] = if forged[10] == b'a' { b'b' } else { b'a' };
+    let forged = String::from_utf8(forged).unwrap();
+    assert_eq!(
+        s.resolve_token(&forged).await,
+        Err(StoreError::Unauthorized)
+    );
+    assert!(is_not_found(
+        s.issue_token("0000000000000000", Duration::from_secs(5))
+            .await
+    ));
+}
+
+pub async fn token_expiry(s: &S) {
+    let u = new_user(s, "exp").await;
+    let short = s
+        .issue_token(&u.id, Duration::from_millis(400))
+        .await
+        .unwrap();
+    let long = s.issue_token(&u.id, Duration::from_secs(60)).await.unwrap();
+    assert!(short.expires_at_ms < long.expires_at_ms);
+    assert_eq!(s.resolve_token(&short.token).await.unwrap(), u);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        s.resolve_token(&short.token).await,
+        Err(StoreError::Unauthorized)
+    );
+    assert_eq!(s.resolve_token(&long.token).await.unwrap(), u);
+}
+
+pub async fn delete_user(s: &S) {
+    let name = unique_username("del");
+    let email = format!("{name}@example.org");
+    let u = s
+        .create_user(NewUser {
+            username: name.clone(),
+            password: PASSWORD.into(),
+            email: Some(email.clone()),
+        })
+        .await
+        .unwrap();
+    let keep = new_user(s, "keep").await;
+    let kept = new_session(s, &keep.id, 7).await;
+    s.set_calibration_json(&u.id, serde_json::json!({ "k": 1 }))
+        .await
+        .unwrap();
+    let live = new_session(s, &u.id, 1).await;
+    s.checkpoint(&live.id, checkpoint(&live.id, 1, 0..4))
+        .await
+        .unwrap();
+    let done = new_session(s, &u.id, 2).await;
+    s.end_session(&done.id, report(&done.id, 3.0))
+        .await
+        .unwrap();
+    let tok = s
+        .issue_token(&u.id, Duration::from_secs(600))
+        .await
+        .unwrap();
+
+    s.delete_user(&u.id).await.unwrap();
+
+    assert!(is_not_found(s.get_user(&u.id).await));
+    assert!(is_not_found(s.get_user_by_username(&name).await));
+    assert!(is_not_found(s.get_session(&live.id).await));
+    assert!(is_not_found(s.get_session(&done.id).await));
+    assert!(is_not_found(s.get_timeline(&live.id).await));
+    assert!(is_not_found(s.get_calibration(&u.id).await));
+    assert!(is_not_found(
+        s.list_user_sessions(&u.id, PageRequest::first(5)).await
+    ));
+    assert_eq!(
+        s.resolve_token(&tok.token).await,
+        Err(StoreError::Unauthorized)
+    );
+    assert_eq!(
+        s.verify_password(&name, PASSWORD).await,
+        Err(StoreError::Unauthorized)
+    );
+    assert!(
+        !all_pages(s, Which::All)
+            .await
+            .iter()
+            .any(|r| r.owner == u.id)
+    );
+    assert!(
+        !all_pages(s, Which::Live)
+            .await
+            .iter()
+            .any(|r| r.owner == u.id)
+    );
+    assert!(is_not_found(s.delete_user(&u.id).await));
+    assert!(is_not_found(
+        s.create_session(NewSession {
+            owner: u.id.clone(),
+            started_at_ms: 3,
+            source: String::new(),
+        })
+        .await
+    ));
+    // others untouched
+    assert_eq!(s.get_session(&kept.id).await.unwrap(), kept);
+    // username and email are free again
+    let again = s
+        .create_user(NewUser {
+            username: name.to_uppercase(),
+            password: PASSWORD.into(),
+            email: Some(email),
+        })
+        .await
+        .unwrap();
+    assert_ne!(again.id, u.id);
+    assert_eq!(s.get_user_by_username(&name).await.unwrap(), again);
+}
+
+/// `s2` is a second handle on the same backend (another server instance); for the memory
+/// backend it is the same store.
+pub async fn live_fanout(s: &S, s2: &S) {
+    let u = new_user(s, "live").await;
+    let sess = new_session(s, &u.id, 9).await;
+    let mut a = s.subscribe_live(&sess.id).await.unwrap();
+    let mut b = s2.subscribe_live(&sess.id).await.unwrap();
+    let other = new_session(s, &u.id, 10).await;
+    let mut c = s2.subscribe_live(&other.id).await.unwrap();
+    let n = s.publish_live(&sess.id, r#"{"frame":1}"#).await.unwrap();
+    // On a cluster PUBLISH counts only the receiving node's subscribers.
+    if s.backend() != Backend::RedisCluster {
+        assert!(n >= 2, "published to {n} subscribers");
+    }
+    s2.publish_live(&sess.id, r#"{"frame":2}"#).await.unwrap();
+    for feed in [&mut a, &mut b] {
+        for want in [r#"{"frame":1}"#, r#"{"frame":2}"#] {
+            let got = tokio::time::timeout(Duration::from_secs(5), feed.recv())
+                .await
+                .expect("live message in time");
+            assert_eq!(got.as_deref(), Some(want));
+        }
+    }
+    // other sessions' feeds see nothing
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), c.recv())
+            .await
+            .is_err()
+    );
+    drop(a);
+    drop(b);
+    drop(c);
+    assert!(is_not_found(s.subscribe_live("bogus").await));
+}
+
+/// Every case, in order (used where one store serves the whole suite, e.g. the cluster).
+pub async fn run_all(s: &S, s2: &S) {
+    users_basic(s).await;
+    input_limits(s).await;
+    concurrent_registration(s).await;
+    calibration(s).await;
+    session_lifecycle(s).await;
+    timeline_cap(s).await;
+    pagination(s).await;
+    pagination_under_concurrent_inserts(s).await;
+    tokens(s).await;
+    token_expiry(s).await;
+    delete_user(s).await;
+    live_fanout(s, s2).await;
+}
