@@ -1,1 +1,26 @@
-//! Python bindings for gaze (filled in by the bindings issue).
+//! Python bindings for gaze: the `gaze._gaze` extension module behind the `gaze` package.
+//!
+//! One file per gaze-core concept, each a thin skin: convert the Python arguments, call
+//! gaze-core, convert the result back. numpy frames are read in place ([`frame`]), the GIL is
+//! released while a frame is processed ([`tracker`]), and every gaze-core error becomes a
+//! Python exception ([`error`]).
+
+pub mod calibration;
+pub mod convert;
+pub mod error;
+pub mod frame;
+pub mod result;
+pub mod tracker;
+
+use pyo3::prelude::*;
+
+/// The native module; the `gaze` package re-exports everything in it.
+#[pymodule]
+#[pyo3(name = "_gaze")]
+fn gaze_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<tracker::PyTracker>()?;
+    m.add_class::<calibration::PyCalibration>()?;
+    result::register(m)?;
+    Ok(())
+}
