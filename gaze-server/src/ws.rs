@@ -30,6 +30,8 @@ use crate::state::SharedState;
 
 /// Close code for authentication / authorisation failures.
 pub const CLOSE_POLICY: u16 = 1008;
+/// Close code for a message beyond the protocol-level size limit.
+pub const CLOSE_TOO_BIG: u16 = 1009;
 /// Close code when the server shuts down.
 pub const CLOSE_GOING_AWAY: u16 = 1001;
 
@@ -140,6 +142,12 @@ async fn ws_auth(
             None
         }
     }
+}
+
+fn is_capacity_error(e: axum::Error) -> bool {
+    e.into_inner()
+        .downcast_ref::<tokio_tungstenite::tungstenite::Error>()
+        .is_some_and(|e| matches!(e, tokio_tungstenite::tungstenite::Error::Capacity(_)))
 }
 
 type Inflight = JoinHandle<AppResult<String>>;
@@ -272,7 +280,14 @@ async fn run_track(st: &SharedState, socket: &mut WebSocket, live: &Arc<LiveSess
             msg = socket.recv() => {
                 let msg = match msg {
                     Some(Ok(m)) => m,
-                    _ => break,
+                    Some(Err(e)) => {
+                        if is_capacity_error(e) {
+                            st.metrics.frames_rejected.fetch_add(1, Ordering::Relaxed);
+                            close(socket, CLOSE_TOO_BIG, "message too large").await;
+                        }
+                        break;
+                    }
+                    None => break,
                 };
                 match parse_incoming(st, msg) {
                     Incoming::Frame(f) => {
