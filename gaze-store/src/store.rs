@@ -26,7 +26,7 @@ pub enum Backend {
 /// Every method is cancel-safe in the sense that a dropped future never leaves a partial
 /// record: multi-key updates are applied atomically by the backend.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Which backend this is.
     fn backend(&self) -> Backend;
 
