@@ -29,10 +29,12 @@ pub mod smoothing;
 pub mod tracker;
 pub mod wire;
 
+pub use activity::{ActivityClassifier, ActivityConfig, GazeSample, ScreenGeometry};
 pub use calibration::{Calibration, CalibrationSample, GazeFeatures};
 pub use error::{GazeError, Result};
 pub use frame::{Frame, PixelFormat};
 pub use result::*;
 pub use session::{Activity, ActivityTimes, Attention, SessionReport, TimelineSegment};
+pub use session::{LiveStatus, Session, SessionSnapshot};
 pub use tracker::{Tracker, TrackerConfig};
 pub use wire::FrameMessage;

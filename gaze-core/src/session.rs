@@ -1,7 +1,31 @@
 //! Session accounting: integrates activity labels over time into a [`SessionReport`].
-//! (Types fixed; the activity issue fills in the accounting.)
+//!
+//! A [`Session`] wraps an [`ActivityClassifier`]: feed it [`FrameResult`]s with
+//! [`Session::push_frame`] (or [`GazeSample`]s with [`Session::push_sample`]), read the live
+//! [`LiveStatus`] after every frame, a running [`Session::report`] at any time, and the final
+//! report from [`Session::finish`]. [`Session::snapshot`] / [`Session::restore`] checkpoint
+//! the whole live state through serde so a server can resume a session after a restart.
+//!
+//! Accounting rules:
+//! * Time is integrated from sample timestamps, never from frame counts: the interval from
+//!   one accepted sample to the next gets the label of the first (sample-and-hold), so
+//!   `duration = focus_time + distraction_time + no_data_time` and
+//!   `focus_time = reading + browsing + watching + other_time` exactly (up to rounding).
+//! * A gap between samples longer than [`ActivityConfig::max_gap_ms`], and a run of samples
+//!   without a gaze point (face present, eyes open) that lasts that long, count as
+//!   `no_data_time`, not focus. Shorter dropouts keep the current label.
+//! * Eyes closed up to [`ActivityConfig::closed_min_ms`] is a blink and stays focused;
+//!   longer closures, and no face / head turned away / gaze off screen for at least
+//!   [`ActivityConfig::away_min_ms`], are distraction **from their start**.
+//! * Out-of-order, duplicate or non-finite timestamps are **rejected** (they change nothing
+//!   and are counted in [`LiveStatus::rejected`]); the batch
+//!   [`crate::activity::classify_trace`] reorders instead.
 
 use serde::{Deserialize, Serialize};
+
+use crate::activity::{ActivityClassifier, ActivityConfig, ActivityTotals, GazeSample};
+use crate::error::{GazeError, Result};
+use crate::result::FrameResult;
 
 /// What the person is doing at a moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -90,4 +114,244 @@ pub struct SessionReport {
     pub mean_fixation_ms: f64,
     /// Merged label segments.
     pub timeline: Vec<TimelineSegment>,
+}
+
+/// Live status after one frame or sample.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LiveStatus {
+    /// Time of the frame (ms).
+    pub t_ms: f64,
+    /// False when the frame was rejected (non-finite, duplicate or out-of-order timestamp).
+    pub accepted: bool,
+    /// Current activity (`none` while distracted or without data).
+    pub activity: Activity,
+    /// Current attention.
+    pub attention: Attention,
+    /// Running totals in seconds.
+    pub totals: ActivityTotals,
+    /// Seconds since the first accepted frame.
+    pub duration: f64,
+    /// Blinks so far.
+    pub blink_count: u32,
+    /// Frames rejected so far.
+    pub rejected: u64,
+}
+
+/// Format version of [`SessionSnapshot`].
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// A checkpoint of a live [`Session`] (serde; store it as JSON and give it back to
+/// [`Session::restore`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionSnapshot {
+    /// Format version ([`SNAPSHOT_VERSION`]).
+    pub version: u32,
+    /// The session state.
+    pub session: Session,
+}
+
+/// One session's accounting: frames in, live status and [`SessionReport`] out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    session_id: String,
+    classifier: ActivityClassifier,
+    /// Blinks from `FrameResult::blink.event`.
+    frame_blinks: u32,
+    /// End time of the last counted blink event (dedupe).
+    last_blink_end: Option<f64>,
+    /// Blinks found by the classifier in `push_sample` input (eyes_closed runs).
+    sample_blinks: u32,
+    /// Seconds with a face present.
+    face_secs: f64,
+    /// Time and face presence of the last accepted sample.
+    last: Option<(f64, bool)>,
+}
+
+impl Session {
+    /// A new session. Invalid config values are replaced by the defaults (validate first
+    /// with [`ActivityConfig::validate`] to get an error instead).
+    pub fn new(session_id: impl Into<String>, config: ActivityConfig) -> Self {
+        Session {
+            session_id: session_id.into(),
+            classifier: ActivityClassifier::new(config),
+            frame_blinks: 0,
+            last_blink_end: None,
+            sample_blinks: 0,
+            face_secs: 0.0,
+            last: None,
+        }
+    }
+
+    /// The session id.
+    pub fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
+    /// The classifier (configuration, features, event statistics).
+    pub fn classifier(&self) -> &ActivityClassifier {
+        &self.classifier
+    }
+
+    /// Converts a tracker result into a gaze sample: the calibrated screen point when
+    /// `gaze.screen` is set, otherwise the gaze ratios mapped with
+    /// [`crate::activity::ScreenGeometry::ratios_to_px`]; evidence from `attention` (eyes
+    /// closed also when `blink.closed`); invalid without gaze or with non-finite values.
+    pub fn frame_to_sample(frame: &FrameResult, config: &ActivityConfig) -> GazeSample {
+        let mut evidence = frame.attention;
+        evidence.eyes_closed |= frame.blink.closed;
+        let t = frame.timestamp_ms;
+        let Some(g) = frame.gaze else {
+            return GazeSample::invalid(t, evidence);
+        };
+        let (x, y) = match g.screen {
+            Some(p) => (f64::from(p.x), f64::from(p.y)),
+            None => config
+                .geometry
+                .ratios_to_px(f64::from(g.horizontal), f64::from(g.vertical)),
+        };
+        if x.is_finite() && y.is_finite() {
+            GazeSample::new(t, x, y).with_evidence(evidence)
+        } else {
+            GazeSample::invalid(t, evidence)
+        }
+    }
+
+    /// Pushes one tracker result (see [`Session::frame_to_sample`]); blinks are counted from
+    /// `blink.event` (closures up to [`ActivityConfig::closed_min_ms`]).
+    pub fn push_frame(&mut self, frame: &FrameResult) -> LiveStatus {
+        let sample = Self::frame_to_sample(frame, self.classifier.config());
+        let status = self.push_inner(sample);
+        if status.accepted
+            && let Some(ev) = frame.blink.event
+            && ev.end_ms.is_finite()
+            && ev.duration_ms.is_finite()
+            && ev.duration_ms <= self.classifier.config().closed_min_ms
+            && self.last_blink_end.is_none_or(|l| ev.end_ms > l)
+        {
+            self.frame_blinks = self.frame_blinks.saturating_add(1);
+            self.last_blink_end = Some(ev.end_ms);
+        }
+        LiveStatus {
+            blink_count: self.blink_count(),
+            ..status
+        }
+    }
+
+    /// Pushes one gaze sample. Blinks are counted from runs of `evidence.eyes_closed`
+    /// shorter than [`ActivityConfig::closed_min_ms`].
+    pub fn push_sample(&mut self, sample: GazeSample) -> LiveStatus {
+        let before = self.classifier.closed_blinks();
+        let status = self.push_inner(sample);
+        let new = self.classifier.closed_blinks().saturating_sub(before);
+        self.sample_blinks = self
+            .sample_blinks
+            .saturating_add(u32::try_from(new).unwrap_or(u32::MAX));
+        LiveStatus {
+            blink_count: self.blink_count(),
+            ..status
+        }
+    }
+
+    fn push_inner(&mut self, sample: GazeSample) -> LiveStatus {
+        let st = self.classifier.push(sample);
+        if st.accepted {
+            if let Some((t0, face)) = self.last
+                && face
+                && st.t_ms - t0 <= self.classifier.config().max_gap_ms
+            {
+                self.face_secs += (st.t_ms - t0) / 1000.0;
+            }
+            self.last = Some((st.t_ms, sample.evidence.face_present));
+        }
+        LiveStatus {
+            t_ms: st.t_ms,
+            accepted: st.accepted,
+            activity: st.activity,
+            attention: st.attention,
+            totals: st.totals,
+            duration: st.totals.total_time(),
+            blink_count: self.blink_count(),
+            rejected: self.classifier.rejected(),
+        }
+    }
+
+    /// Blinks counted so far.
+    pub fn blink_count(&self) -> u32 {
+        self.frame_blinks.saturating_add(self.sample_blinks)
+    }
+
+    fn build(&self, totals: &ActivityTotals, timeline: Vec<TimelineSegment>) -> SessionReport {
+        let started_at = self.classifier.started_at().unwrap_or(0.0);
+        let ended_at = self.classifier.ended_at().unwrap_or(started_at);
+        let blink_count = self.blink_count();
+        let face_min = self.face_secs / 60.0;
+        SessionReport {
+            session_id: self.session_id.clone(),
+            focus_time: totals.focus_time(),
+            distraction_time: totals.distraction_time,
+            session_report: ActivityTimes {
+                reading_time: totals.reading_time,
+                browsing_time: totals.browsing_time,
+                watching_time: totals.watching_time,
+            },
+            started_at,
+            ended_at,
+            duration: (ended_at - started_at) / 1000.0,
+            other_time: totals.other_time,
+            no_data_time: totals.no_data_time,
+            blink_count,
+            blink_rate_per_min: if face_min > 0.0 {
+                f64::from(blink_count) / face_min
+            } else {
+                0.0
+            },
+            fixation_count: u32::try_from(self.classifier.fixation_count()).unwrap_or(u32::MAX),
+            mean_fixation_ms: self.classifier.mean_fixation_ms(),
+            timeline,
+        }
+    }
+
+    /// The report so far, as if the session ended now (the state is not changed; a
+    /// looking-away stretch still shorter than its threshold counts as focus).
+    pub fn report(&self) -> SessionReport {
+        let (totals, timeline) = self.classifier.provisional();
+        self.build(&totals, timeline)
+    }
+
+    /// Ends the session and returns the final report. Later pushes continue the accounting.
+    pub fn finish(&mut self) -> SessionReport {
+        let (totals, timeline) = self.classifier.finish();
+        self.build(&totals, timeline)
+    }
+
+    /// A checkpoint of the complete live state.
+    pub fn snapshot(&self) -> SessionSnapshot {
+        SessionSnapshot {
+            version: SNAPSHOT_VERSION,
+            session: self.clone(),
+        }
+    }
+
+    /// Resumes a session from a checkpoint. Continuing to push frames gives exactly the
+    /// result an uninterrupted session would have given.
+    pub fn restore(snapshot: SessionSnapshot) -> Result<Session> {
+        if snapshot.version != SNAPSHOT_VERSION {
+            return Err(GazeError::Activity(format!(
+                "snapshot version {} is not supported (expected {SNAPSHOT_VERSION})",
+                snapshot.version
+            )));
+        }
+        snapshot.session.classifier.config().validate()?;
+        Ok(snapshot.session)
+    }
+
+    /// The checkpoint as JSON.
+    pub fn snapshot_json(&self) -> Result<String> {
+        Ok(serde_json::to_string(&self.snapshot())?)
+    }
+
+    /// Resumes a session from [`Session::snapshot_json`] output.
+    pub fn restore_json(json: &str) -> Result<Session> {
+        Self::restore(serde_json::from_str(json)?)
+    }
 }

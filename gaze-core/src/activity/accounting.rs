@@ -103,7 +103,7 @@ fn push_segment(
 impl Accountant {
     /// Books `[start, end)` with a decided label.
     pub fn book(&mut self, start: f64, end: f64, activity: Activity, attention: Attention) {
-        if !(end > start) {
+        if end.partial_cmp(&start) != Some(std::cmp::Ordering::Greater) {
             return;
         }
         let (activity, attention) = normalise(activity, attention);
@@ -113,7 +113,7 @@ impl Accountant {
 
     /// Adds `[start, end)` to the undecided stretch (opening it with `fallback` if needed).
     pub fn book_pending(&mut self, start: f64, end: f64, fallback: (Activity, Attention)) {
-        if !(end > start) {
+        if end.partial_cmp(&start) != Some(std::cmp::Ordering::Greater) {
             return;
         }
         match &mut self.pending {

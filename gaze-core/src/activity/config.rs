@@ -40,7 +40,7 @@ pub struct ActivityConfig {
     pub idt_dispersion_deg: f64,
     /// I-DT minimum fixation duration (ms).
     pub idt_min_fixation_ms: f64,
-    /// I-DT moving-average length (samples).
+    /// I-DT running-median length (samples).
     pub idt_smoothing_samples: usize,
     /// A slow run drifting faster than this (deg/s) is smooth pursuit.
     pub pursuit_min_deg_s: f64,
@@ -243,11 +243,9 @@ impl ActivityConfig {
                 let sm: Vec<(f64, f64, f64)> = (0..f.len())
                     .map(|i| {
                         let lo = (i + 1).saturating_sub(k);
-                        let n = (i + 1 - lo) as f64;
-                        let (sx, sy) = f[lo..=i]
-                            .iter()
-                            .fold((0.0, 0.0), |a, q| (a.0 + q.1, a.1 + q.2));
-                        (f[i].0, sx / n, sy / n)
+                        let mut xs: Vec<f64> = f[lo..=i].iter().map(|q| q.1).collect();
+                        let mut ys: Vec<f64> = f[lo..=i].iter().map(|q| q.2).collect();
+                        (f[i].0, median(&mut xs), median(&mut ys))
                     })
                     .collect();
                 let span = self.idt_min_fixation_ms.max(60.0) * 1.5;
@@ -274,9 +272,10 @@ impl ActivityConfig {
                     ));
                 }
                 disp.sort_by(f64::total_cmp);
-                // Windows straddling a target change are the top tail; use the 80th percentile.
-                let p = percentile(&disp, 0.8);
-                out.idt_dispersion_deg = (p * 1.3).clamp(0.5, 5.0);
+                // Typical within-fixation dispersion (median, robust to windows that straddle
+                // a target change) with head room.
+                let p = percentile(&disp, 0.5);
+                out.idt_dispersion_deg = (p * 1.5).clamp(1.0, 4.0);
             }
         }
         if !reading.is_empty() {
@@ -326,8 +325,27 @@ impl ActivityConfig {
                 out.return_sweep_min_deg = (percentile(&big, 0.5) * 0.5).clamp(2.0, 30.0);
             }
         }
+        // Four decimals are plenty and keep the stored JSON short and stable.
+        let r4 = |v: f64| (v * 1e4).round() / 1e4;
+        out.ivt_velocity_deg_s = r4(out.ivt_velocity_deg_s);
+        out.idt_dispersion_deg = r4(out.idt_dispersion_deg);
+        out.read_forward_min_deg = r4(out.read_forward_min_deg);
+        out.read_forward_max_deg = r4(out.read_forward_max_deg);
+        out.return_sweep_min_deg = r4(out.return_sweep_min_deg);
         out.validate()?;
         Ok(out)
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.is_empty() {
+        0.0
+    } else if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        0.5 * (v[m - 1] + v[m])
     }
 }
 
@@ -358,28 +376,28 @@ pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
 pub fn default_webcam_model() -> LinearModel {
     LinearModel {
         mean: [
-            0.4394, 0.0769, 0.2087, 0.2745, 1.5451, -0.1030, 0.0000, 0.6593, 0.5902, 0.7661,
-            1.9579, 2.6645, 0.0631, 0.1211, 0.3736, 0.2263, 0.2773, 4.2417,
+            0.4310, 0.0755, 0.2047, 0.2879, 1.5581, -0.0803, 0.0000, 0.6593, 0.5902, 0.7661,
+            1.9579, 2.6645, 0.0631, 0.1211, 0.3736, 0.2263, 0.2773, 4.2566,
         ],
         scale: [
-            0.2000, 0.0717, 0.1437, 0.1699, 0.3170, 0.2570, 0.0000, 0.1038, 0.1158, 0.2102, 0.2981,
-            0.4094, 0.0614, 0.0866, 0.2451, 0.1961, 0.3368, 0.7908,
+            0.1981, 0.0669, 0.1397, 0.1743, 0.3074, 0.2541, 0.0000, 0.1038, 0.1158, 0.2102, 0.2981,
+            0.4094, 0.0614, 0.0866, 0.2451, 0.1961, 0.3368, 0.7697,
         ],
         weights: [
             [
-                0.4291, -0.1982, -0.2384, -0.4860, 0.0142, -1.3922, 0.0000, 0.0477, 0.2720, 0.2980,
-                -0.1409, 0.7274, -0.5532, -1.0282, -0.0590, 0.2757, -0.1603, -0.9603,
+                0.3992, -0.2594, -0.1676, -0.4951, 0.1910, -1.5651, 0.0000, 0.0573, 0.2908, 0.3463,
+                -0.1790, 0.6843, -0.5199, -1.0531, -0.0287, 0.2578, -0.1347, -1.0376,
             ],
             [
-                -0.4406, 0.2091, -0.0522, 0.6940, -0.5218, 0.4619, 0.0000, -0.2148, -0.4062,
-                -0.0247, 0.2643, -0.4951, 0.4231, 0.6879, 0.3956, -0.3775, 0.0851, 0.7292,
+                -0.4149, 0.2272, -0.1049, 0.6979, -0.6765, 0.5211, 0.0000, -0.2354, -0.3911,
+                -0.0417, 0.3749, -0.2642, 0.4236, 0.5690, 0.3715, -0.3464, 0.0282, 0.5024,
             ],
             [
-                0.0115, -0.0109, 0.2906, -0.2081, 0.5077, 0.9302, 0.0000, 0.1671, 0.1341, -0.2733,
-                -0.1233, -0.2323, 0.1301, 0.3403, -0.3366, 0.1018, 0.0752, 0.2312,
+                0.0157, 0.0322, 0.2725, -0.2028, 0.4856, 1.0440, 0.0000, 0.1781, 0.1003, -0.3046,
+                -0.1959, -0.4200, 0.0963, 0.4841, -0.3427, 0.0887, 0.1065, 0.5352,
             ],
         ],
-        bias: [1.0041, -0.8778, -0.1263],
+        bias: [1.0348, -0.8815, -0.1533],
     }
 }
 

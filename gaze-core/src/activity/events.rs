@@ -7,7 +7,7 @@
 //!   [`ActivityConfig::ivt_velocity_deg_s`] are saccadic, slow runs of at least
 //!   [`ActivityConfig::ivt_min_fixation_ms`] are fixations; a fixation whose centroid drifts
 //!   faster than [`ActivityConfig::pursuit_min_deg_s`] is smooth pursuit.
-//! * **I-DT** (dispersion threshold) with a short moving-average smoother at webcam rates
+//! * **I-DT** (dispersion threshold) with a short running-median smoother at webcam rates
 //!   (10–30 Hz), where velocity is dominated by noise: windows whose dispersion
 //!   (x range + y range, degrees) stays below [`ActivityConfig::idt_dispersion_deg`] for at
 //!   least [`ActivityConfig::idt_min_fixation_ms`] are fixations.
@@ -404,16 +404,30 @@ impl EventDetector {
         if self.idt.smooth.len() > self.smoothing {
             self.idt.smooth.pop_front();
         }
-        let n = self.idt.smooth.len() as f64;
-        let (sx, sy) = self
-            .idt
-            .smooth
-            .iter()
-            .fold((0.0, 0.0), |(a, b), q| (a + q.x, b + q.y));
+        // Running median per axis: removes single-frame spikes and, unlike a mean, does not
+        // create intermediate points on a saccade (which would split fixations).
+        let n = self.idt.smooth.len();
+        let mut xs = [0.0f64; 15];
+        let mut ys = [0.0f64; 15];
+        for (i, q) in self.idt.smooth.iter().enumerate().take(15) {
+            xs[i] = q.x;
+            ys[i] = q.y;
+        }
+        let (xs, ys) = (&mut xs[..n.min(15)], &mut ys[..n.min(15)]);
+        xs.sort_by(f64::total_cmp);
+        ys.sort_by(f64::total_cmp);
+        let mid = |v: &[f64]| {
+            let m = v.len() / 2;
+            if v.len() % 2 == 1 {
+                v[m]
+            } else {
+                0.5 * (v[m - 1] + v[m])
+            }
+        };
         let q = Pt {
             t: p.t,
-            x: sx / n,
-            y: sy / n,
+            x: mid(xs),
+            y: mid(ys),
             valid: true,
         };
         let w = &mut self.idt;
