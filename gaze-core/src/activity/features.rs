@@ -202,8 +202,8 @@ pub(crate) fn compute_features(
     }
     if ns > 0 {
         let s = &mut speeds[..ns];
-        s.sort_by(f64::total_cmp);
-        f.speed_med = s[ns / 2];
+        let (_, m, _) = s.select_nth_unstable_by(ns / 2, f64::total_cmp);
+        f.speed_med = *m;
     }
     if f.valid_ms > 0.0 {
         f.sweep_rate = sweeps / (f.valid_ms / 1000.0);
