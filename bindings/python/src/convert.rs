@@ -39,9 +39,12 @@ pub fn value_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, P
     })
 }
 
-/// Serialises any serde type into a Python object.
+/// Serialises any serde type into a Python object, through JSON text so numbers read
+/// exactly as a JSON client of the server sees them (an `f32` 0.1 stays 0.1).
 pub fn to_py<'py, T: serde::Serialize>(py: Python<'py>, value: &T) -> PyResult<Bound<'py, PyAny>> {
-    let json = serde_json::to_value(value).map_err(|e| crate::error::core_err(e.into()))?;
+    let json: Value = serde_json::to_string(value)
+        .and_then(|text| serde_json::from_str(&text))
+        .map_err(|e| crate::error::core_err(e.into()))?;
     value_to_py(py, &json)
 }
 

@@ -5,11 +5,13 @@
 //! released while a frame is processed ([`tracker`]), and every gaze-core error becomes a
 //! Python exception ([`error`]).
 
+pub mod activity;
 pub mod calibration;
 pub mod convert;
 pub mod error;
 pub mod frame;
 pub mod result;
+pub mod session;
 pub mod tracker;
 
 use pyo3::prelude::*;
@@ -21,6 +23,9 @@ fn gaze_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<tracker::PyTracker>()?;
     m.add_class::<calibration::PyCalibration>()?;
+    m.add_class::<activity::PyActivityClassifier>()?;
+    m.add_function(wrap_pyfunction!(activity::py_classify_trace, m)?)?;
+    m.add_class::<session::PySession>()?;
     result::register(m)?;
     Ok(())
 }
