@@ -1,11 +1,13 @@
 //! Live session accounting: the only place the server touches gaze-core's activity model.
 //!
-//! Frames' [`FrameResult`]s go in, the live activity / attention / running totals and the
-//! [`SessionReport`] come out. When gaze-core's `Session` type lands this module becomes a
-//! thin wrapper around it; the rest of the server only sees [`LiveAccount`].
+//! A thin wrapper around [`gaze_core::Session`]: frames' [`FrameResult`]s go in, the live
+//! activity / attention / running totals and the [`SessionReport`] come out, and the state
+//! round-trips through checkpoints ([`LiveAccount::snapshot`] / [`LiveAccount::restore`]).
 
-use gaze_core::activity::{ActivityClassifier, ActivityConfig, GazeSample, ScreenGeometry};
-use gaze_core::{Activity, ActivityTimes, Attention, FrameResult, SessionReport};
+use gaze_core::{
+    Activity, ActivityConfig, Attention, FrameResult, ScreenGeometry, Session, SessionReport,
+    SessionSnapshot,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -45,129 +47,68 @@ pub struct LiveStatus {
     pub totals: LiveTotals,
 }
 
-/// Per-session accounting state (serialisable for checkpoints).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Per-session accounting state.
+#[derive(Debug, Clone)]
 pub struct LiveAccount {
-    session_id: String,
-    classifier: ActivityClassifier,
-    geometry: ScreenGeometry,
-    blink_base: Option<u32>,
-    blinks: u32,
-    face_frames: u64,
+    session: Session,
     frames: u64,
 }
 
 impl LiveAccount {
     /// A fresh account for a screen of `screen` pixels (None: a typical laptop screen).
     pub fn new(session_id: &str, screen: Option<(f64, f64)>) -> Self {
-        let geometry = screen
-            .filter(|(w, h)| *w > 0.0 && *h > 0.0 && w.is_finite() && h.is_finite())
-            .map(|(w, h)| ScreenGeometry::from_px(w, h))
+        let config = screen
+            .filter(|(w, h)| w.is_finite() && h.is_finite() && *w > 0.0 && *h > 0.0)
+            .map(|(w, h)| ActivityConfig::with_geometry(ScreenGeometry::from_px(w, h)))
             .unwrap_or_default();
         LiveAccount {
-            session_id: session_id.to_string(),
-            classifier: ActivityClassifier::new(ActivityConfig::with_geometry(geometry)),
-            geometry,
-            blink_base: None,
-            blinks: 0,
-            face_frames: 0,
+            session: Session::new(session_id, config),
             frames: 0,
         }
     }
 
+    /// Resumes from a checkpoint's state (see [`LiveAccount::snapshot`]).
+    pub fn restore(state: &serde_json::Value) -> Option<Self> {
+        let snap: SessionSnapshot = serde_json::from_value(state.get("session")?.clone()).ok()?;
+        let frames = state.get("frames").and_then(|v| v.as_u64()).unwrap_or(0);
+        Some(LiveAccount {
+            session: Session::restore(snap).ok()?,
+            frames,
+        })
+    }
+
     /// Accounts one frame and returns the live status.
     pub fn push(&mut self, r: &FrameResult) -> LiveStatus {
-        self.frames += 1;
-        if r.face.is_some() {
-            self.face_frames += 1;
+        let st = self.session.push_frame(r);
+        if st.accepted {
+            self.frames += 1;
         }
-        // The tracker counts blinks since it was created; a reconnect creates a new tracker,
-        // so count increments relative to the first value seen per tracker.
-        let base = *self.blink_base.get_or_insert(r.blink.count);
-        if r.blink.count >= base {
-            self.blinks = self.blinks.max(r.blink.count - base);
-        }
-        let t = r.timestamp_ms;
-        let sample = match (&r.gaze, r.gaze.and_then(|g| g.screen)) {
-            (Some(_), Some(p)) => GazeSample::new(t, p.x as f64, p.y as f64),
-            (Some(g), None) => {
-                GazeSample::from_ratios(t, g.horizontal as f64, g.vertical as f64, &self.geometry)
-            }
-            (None, _) => GazeSample::invalid(t, r.attention),
-        }
-        .with_evidence(r.attention);
-        let st = self.classifier.push(sample);
+        let t = st.totals;
         LiveStatus {
             activity: st.activity,
             attention: st.attention,
-            totals: self.totals_from(&st.totals),
-        }
-    }
-
-    /// Restarts blink counting for a new tracker (after a reconnect).
-    pub fn new_tracker(&mut self) {
-        self.blink_base = None;
-    }
-
-    fn totals_from(&self, t: &gaze_core::activity::ActivityTotals) -> LiveTotals {
-        LiveTotals {
-            reading_time: t.reading_time,
-            browsing_time: t.browsing_time,
-            watching_time: t.watching_time,
-            other_time: t.other_time,
-            focus_time: t.focus_time(),
-            distraction_time: t.distraction_time,
-            no_data_time: t.no_data_time,
-            duration: t.total_time(),
-            blink_count: self.blinks,
-        }
-    }
-
-    fn build(
-        &self,
-        t: &gaze_core::activity::ActivityTotals,
-        timeline: Vec<gaze_core::TimelineSegment>,
-    ) -> SessionReport {
-        let started = self.classifier.started_at().unwrap_or(0.0);
-        let ended = self.classifier.ended_at().unwrap_or(started);
-        let duration = t.total_time();
-        let present_min = (duration - t.no_data_time).max(0.0) / 60.0;
-        SessionReport {
-            session_id: self.session_id.clone(),
-            focus_time: t.focus_time(),
-            distraction_time: t.distraction_time,
-            session_report: ActivityTimes {
+            totals: LiveTotals {
                 reading_time: t.reading_time,
                 browsing_time: t.browsing_time,
                 watching_time: t.watching_time,
+                other_time: t.other_time,
+                focus_time: t.focus_time(),
+                distraction_time: t.distraction_time,
+                no_data_time: t.no_data_time,
+                duration: st.duration,
+                blink_count: st.blink_count,
             },
-            started_at: started,
-            ended_at: ended,
-            duration,
-            other_time: t.other_time,
-            no_data_time: t.no_data_time,
-            blink_count: self.blinks,
-            blink_rate_per_min: if present_min > 0.0 {
-                self.blinks as f64 / present_min
-            } else {
-                0.0
-            },
-            fixation_count: u32::try_from(self.classifier.fixation_count()).unwrap_or(u32::MAX),
-            mean_fixation_ms: self.classifier.mean_fixation_ms(),
-            timeline,
         }
     }
 
     /// The report as if the session ended now (does not change the state).
     pub fn report(&self) -> SessionReport {
-        let (t, timeline) = self.classifier.provisional();
-        self.build(&t, timeline)
+        self.session.report()
     }
 
     /// Ends the accounting and returns the final report.
     pub fn finish(&mut self) -> SessionReport {
-        let (t, timeline) = self.classifier.finish();
-        self.build(&t, timeline)
+        self.session.finish()
     }
 
     /// Frames accounted.
@@ -177,6 +118,9 @@ impl LiveAccount {
 
     /// Serialised state for a checkpoint.
     pub fn snapshot(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+        serde_json::json!({
+            "session": serde_json::to_value(self.session.snapshot()).unwrap_or(serde_json::Value::Null),
+            "frames": self.frames,
+        })
     }
 }

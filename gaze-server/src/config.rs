@@ -91,7 +91,8 @@ pub struct Config {
     #[arg(long, env = "GAZE_OPEN")]
     pub open: bool,
 
-    /// Finalise sessions left live by a previous run at startup.
+    /// At startup, resume (from their last checkpoint) or finalise sessions a previous run
+    /// left live.
     #[arg(long, env = "GAZE_FINALIZE_STALE", default_value_t = true, action = clap::ArgAction::Set)]
     pub finalize_stale: bool,
 

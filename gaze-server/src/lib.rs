@@ -100,10 +100,13 @@ pub async fn finalize_all(st: &SharedState) {
     }
 }
 
-/// Ends sessions a previous run left live, with their last checkpointed report.
+/// Sessions a previous run left live: those with a checkpoint are resumed from it (and
+/// finalised after the reconnect grace unless their client reconnects); the others are
+/// ended with their last stored report.
 pub async fn finalize_stale(st: &SharedState) {
     let mut cursor = None;
     let mut n = 0usize;
+    let mut resumed = 0usize;
     loop {
         let page = match st
             .store
@@ -123,6 +126,25 @@ pub async fn finalize_stale(st: &SharedState) {
             if st.live.get(&rec.id).is_some() {
                 continue;
             }
+            // Resume from the last checkpoint: the client may reconnect within the grace.
+            if let Some(account) = rec
+                .state
+                .as_ref()
+                .and_then(accounting::LiveAccount::restore)
+            {
+                let calibration = st.store.get_calibration(&rec.owner).await.ok().flatten();
+                let l = live::LiveSession::with_account(
+                    &rec.id,
+                    &rec.owner,
+                    calibration,
+                    account,
+                    rec.checkpoint_seq,
+                );
+                st.live.insert(l.clone());
+                live::finalize_if_abandoned(st, &l);
+                resumed += 1;
+                continue;
+            }
             let mut report: SessionReport = rec.report.unwrap_or_default();
             report.session_id = rec.id.clone();
             if report.timeline.is_empty() {
@@ -140,10 +162,11 @@ pub async fn finalize_stale(st: &SharedState) {
             None => break,
         }
     }
-    if n > 0 {
+    if n > 0 || resumed > 0 {
         tracing::info!(
-            sessions = n,
-            "finalised sessions left live by a previous run"
+            finalised = n,
+            resumed,
+            "sessions left live by a previous run: resumed from their checkpoint (finalised unless the client reconnects within the grace) or finalised"
         );
     }
 }

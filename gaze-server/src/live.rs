@@ -181,18 +181,30 @@ impl LiveSession {
         calibration: Option<Calibration>,
         screen: Option<(f64, f64)>,
     ) -> Arc<Self> {
+        Self::with_account(id, owner, calibration, LiveAccount::new(id, screen), 0)
+    }
+
+    /// A session resumed from a checkpoint (`seq` is the last stored checkpoint's).
+    pub fn with_account(
+        id: &str,
+        owner: &str,
+        calibration: Option<Calibration>,
+        account: LiveAccount,
+        seq: u64,
+    ) -> Arc<Self> {
+        let sent_segments = account.report().timeline.len().saturating_sub(1);
         let (end_tx, _) = watch::channel(None);
         Arc::new(LiveSession {
             id: id.to_string(),
             owner: owner.to_string(),
             engine: Arc::new(Mutex::new(Engine {
                 tracker: None,
-                account: LiveAccount::new(id, screen),
+                account,
                 calibration,
                 final_report: None,
-                seq: 0,
+                seq,
                 last_checkpoint: Instant::now(),
-                sent_segments: 0,
+                sent_segments,
             })),
             ended: AtomicBool::new(false),
             attached: AtomicU32::new(0),
@@ -216,6 +228,18 @@ impl LiveSession {
     pub fn attach(&self) {
         self.attached.fetch_add(1, Ordering::SeqCst);
         self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Creates the tracker ahead of the first frame (loading the models takes a while), on
+    /// the blocking pool.
+    pub fn prepare(self: &Arc<Self>) {
+        let engine = self.engine.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut e = lock(&engine);
+            if let Err(err) = ensure_tracker(&mut e) {
+                tracing::warn!(error = %err, "cannot create tracker");
+            }
+        });
     }
 
     /// The running report (without ending the session).
@@ -270,6 +294,21 @@ impl LiveRegistry {
     }
 }
 
+fn ensure_tracker(e: &mut Engine) -> AppResult<&mut Tracker> {
+    if e.final_report.is_some() {
+        return Err(AppError::Conflict("session has ended".into()));
+    }
+    if e.tracker.is_none() {
+        let mut t = Tracker::new(TrackerConfig::default())
+            .map_err(|err| AppError::Internal(format!("cannot create tracker: {err}")))?;
+        t.set_calibration(e.calibration.clone());
+        e.tracker = Some(t);
+    }
+    e.tracker
+        .as_mut()
+        .ok_or_else(|| AppError::Internal("tracker missing".into()))
+}
+
 fn process_blocking(
     engine: &Mutex<Engine>,
     session_id: &str,
@@ -295,17 +334,7 @@ fn process_blocking(
     if e.final_report.is_some() {
         return Err(AppError::Conflict("session has ended".into()));
     }
-    if e.tracker.is_none() {
-        let mut t = Tracker::new(TrackerConfig::default())
-            .map_err(|err| AppError::Internal(format!("cannot create tracker: {err}")))?;
-        t.set_calibration(e.calibration.clone());
-        e.tracker = Some(t);
-        e.account.new_tracker();
-    }
-    let tracker = e
-        .tracker
-        .as_mut()
-        .ok_or_else(|| AppError::Internal("tracker missing".into()))?;
+    let tracker = ensure_tracker(e)?;
     let result = tracker.process(&frame)?;
     let status = e.account.push(&result);
     let checkpoint = if e.last_checkpoint.elapsed() >= checkpoint_every {
@@ -459,6 +488,11 @@ pub fn detach(st: &SharedState, live: &Arc<LiveSession>) {
     if left > 0 || live.is_ended() {
         return;
     }
+    finalize_if_abandoned(st, live);
+}
+
+/// Finalises `live` after the reconnect grace unless a track socket attaches meanwhile.
+pub fn finalize_if_abandoned(st: &SharedState, live: &Arc<LiveSession>) {
     let generation = live.generation.load(Ordering::SeqCst);
     let grace = Duration::from_secs(st.config.reconnect_grace_secs);
     let st = st.clone();

@@ -850,3 +850,65 @@ async fn calibration_flow_stores_a_calibration_used_by_new_sessions() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_then_restart_resumes_the_session_from_its_checkpoint() {
+    let mut cfg = test_config();
+    cfg.reconnect_grace_secs = 600; // the "crashed" instance must not finalise anything
+    let mut app = TestApp::start_with(cfg).await;
+    let (tok, _) = app.user("ivan").await;
+    let id = app.start_session(&tok).await;
+    let mut ws = app.ws(&format!("/ws/session/{id}/track"), Some(&tok)).await;
+    stream_frames(&mut ws, &frames()[..10]).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let before = stream_frames(&mut ws, &frames()[10..12]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rec = app.store.get_session(&id).await.expect("session");
+    assert!(
+        rec.checkpoint_seq >= 1 && rec.state.is_some(),
+        "checkpointed"
+    );
+    let dur_before = before[1]["totals"]["duration"].as_f64().unwrap_or(0.0);
+
+    // "Crash": the instance stops serving without finalising anything.
+    let old = app.server.take().expect("server");
+    old.state.begin_shutdown();
+    drop(ws);
+    // A new instance over the same Redis resumes the session from its checkpoint.
+    let mut cfg = test_config();
+    cfg.reconnect_grace_secs = 5;
+    let server = gaze_server::Server::spawn(cfg, app.store.clone())
+        .await
+        .expect("restart");
+    app.base = server.url();
+    app.ws_base = app.base.replacen("http://", "ws://", 1);
+    app.server = Some(server);
+    let (s, d) = app
+        .call("GET", &format!("/session/{id}"), Some(&tok), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(d["status"], "live", "resumed, not finalised: {d}");
+    let mut ws = app.ws(&format!("/ws/session/{id}/track"), Some(&tok)).await;
+    let after = stream_frames(&mut ws, &frames()[12..20]).await;
+    let dur_after = after[7]["totals"]["duration"].as_f64().unwrap_or(0.0);
+    assert!(
+        dur_after > dur_before,
+        "accounting continued: {dur_before} → {dur_after}"
+    );
+    let (s, report) = app
+        .call(
+            "POST",
+            "/session/end",
+            Some(&tok),
+            Some(json!({"session_id": id})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_report_sums(&report);
+    assert!(
+        report["duration"].as_f64().unwrap_or(0.0) >= dur_after - 0.2,
+        "{report}"
+    );
+    app.stop().await;
+    old.shutdown().await;
+}

@@ -1,1 +1,375 @@
-fn main() {}
+//! `gaze-loadtest`: N concurrent WebSocket clients on loopback, each replaying the webcam
+//! clip's JPEG frames at a fixed rate, as the original client does
+//! (`{"image": "<base64>", "timestamp": ms}`); prints throughput, p50/p99 round-trip and
+//! the share of frames dropped (stale frames the server skipped, latest wins).
+//!
+//! ```text
+//! cargo run --release -p gaze-server --bin gaze-loadtest -- --clients 1,10,25,50
+//! ```
+//!
+//! Without `--url` it starts the server in-process (memory store, same process) so the
+//! figures include the clients' own CPU use.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Load-test options.
+#[derive(Debug, Parser)]
+#[command(name = "gaze-loadtest", about = "WebSocket load test for gaze-server")]
+struct Args {
+    /// Server base URL; unset: start one in-process on a free port.
+    #[arg(long)]
+    url: Option<String>,
+    /// Concurrent client counts to run, one level after the other.
+    #[arg(long, value_delimiter = ',', default_value = "1,10,25,50")]
+    clients: Vec<usize>,
+    /// Frames per second per client.
+    #[arg(long, default_value_t = 15.0)]
+    fps: f64,
+    /// Seconds per level.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Worker threads of the in-process server (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    workers: usize,
+    /// Video to take frames from.
+    #[arg(
+        long,
+        default_value = "testdata/webcam/webcam_cap12_t18-28s_640x480_25fps.mp4"
+    )]
+    clip: PathBuf,
+}
+
+#[derive(Debug, Default)]
+struct ClientStats {
+    sent: u64,
+    replies: u64,
+    errors: u64,
+    rtt_ms: Vec<f64>,
+    server_ms: Vec<f64>,
+    with_face: u64,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn extract_frames(clip: &PathBuf, fps: f64) -> Result<Vec<String>, BoxError> {
+    let dir = std::env::temp_dir().join(format!("gaze-loadtest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-i"])
+        .arg(clip)
+        .args(["-vf", &format!("fps={fps}"), "-q:v", "5"])
+        .arg(dir.join("f%04d.jpg"))
+        .status()?;
+    if !status.success() {
+        return Err("ffmpeg failed".into());
+    }
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    paths.sort();
+    let mut out = Vec::with_capacity(paths.len());
+    for p in &paths {
+        out.push(base64::engine::general_purpose::STANDARD.encode(std::fs::read(p)?));
+    }
+    std::fs::remove_dir_all(&dir)?;
+    if out.is_empty() {
+        return Err("no frames extracted".into());
+    }
+    Ok(out)
+}
+
+async fn post(
+    http: &reqwest_lite::Client,
+    url: &str,
+    token: Option<&str>,
+    body: Value,
+) -> Result<Value, BoxError> {
+    http.post_json(url, token, &body).await
+}
+
+/// A tiny HTTP/1.1 JSON client over tokio (keeps this binary free of an HTTP client crate).
+mod reqwest_lite {
+    use super::BoxError;
+    use serde_json::Value;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Base URL holder.
+    pub struct Client {
+        pub host: String,
+    }
+
+    impl Client {
+        pub async fn post_json(
+            &self,
+            path: &str,
+            token: Option<&str>,
+            body: &Value,
+        ) -> Result<Value, BoxError> {
+            let body = body.to_string();
+            let auth = token
+                .map(|t| format!("Authorization: Bearer {t}\r\n"))
+                .unwrap_or_default();
+            let req = format!(
+                "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                self.host,
+                body.len()
+            );
+            let mut s = tokio::net::TcpStream::connect(&self.host).await?;
+            s.write_all(req.as_bytes()).await?;
+            let mut buf = Vec::new();
+            s.read_to_end(&mut buf).await?;
+            let text = String::from_utf8_lossy(&buf);
+            let (head, body) = text.split_once("\r\n\r\n").ok_or("bad HTTP reply")?;
+            let status = head.split_whitespace().nth(1).unwrap_or("0");
+            if !status.starts_with('2') {
+                return Err(format!("{path}: HTTP {status}: {body}").into());
+            }
+            Ok(serde_json::from_str(body)?)
+        }
+    }
+}
+
+async fn run_client(
+    host: String,
+    idx: usize,
+    level: usize,
+    frames: Arc<Vec<String>>,
+    fps: f64,
+    seconds: f64,
+) -> Result<ClientStats, BoxError> {
+    let http = reqwest_lite::Client { host: host.clone() };
+    let name = format!("load{}x{level}n{idx}", std::process::id());
+    let pass = "load-test-password";
+    post(
+        &http,
+        "/users/register",
+        None,
+        json!({"username": name, "password": pass}),
+    )
+    .await?;
+    let login = post(
+        &http,
+        "/users/login",
+        None,
+        json!({"username": name, "password": pass}),
+    )
+    .await?;
+    let token = login["access_token"]
+        .as_str()
+        .ok_or("no token")?
+        .to_string();
+    let start = post(
+        &http,
+        "/session/start",
+        Some(&token),
+        json!({"source": "loadtest"}),
+    )
+    .await?;
+    let id = start["session_id"]
+        .as_str()
+        .ok_or("no session id")?
+        .to_string();
+    let (ws, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{host}/ws/session/{id}/track?token={token}"
+    ))
+    .await?;
+    let (mut tx, mut rx) = ws.split();
+    let sent_at: Arc<Mutex<HashMap<u64, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
+    let stats = Arc::new(Mutex::new(ClientStats::default()));
+
+    let reader = {
+        let sent_at = sent_at.clone();
+        let stats = stats.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(m)) = rx.next().await {
+                let Message::Text(t) = m else { continue };
+                let Ok(v) = serde_json::from_str::<Value>(t.as_str()) else {
+                    continue;
+                };
+                let now = Instant::now();
+                let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
+                if v.get("error").is_some() {
+                    s.errors += 1;
+                    continue;
+                }
+                if v.get("event").is_some() {
+                    continue;
+                }
+                let key = v["timestamp_ms"].as_f64().unwrap_or(-1.0) as u64;
+                if let Some(t0) = sent_at
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&key)
+                {
+                    s.rtt_ms.push(now.duration_since(t0).as_secs_f64() * 1000.0);
+                }
+                s.replies += 1;
+                if !v["face"].is_null() {
+                    s.with_face += 1;
+                }
+                if let Some(p) = v["processing_ms"].as_f64() {
+                    s.server_ms.push(p);
+                }
+            }
+        })
+    };
+
+    // Stagger clients over one frame interval.
+    let period = Duration::from_secs_f64(1.0 / fps);
+    tokio::time::sleep(period.mul_f64(idx as f64 / level.max(1) as f64)).await;
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let t_end = Instant::now() + Duration::from_secs_f64(seconds);
+    let base_ts: u64 = 1_000_000 + idx as u64 * 1000;
+    let mut n: u64 = 0;
+    while Instant::now() < t_end {
+        tick.tick().await;
+        let ts = base_ts + n * 1000 / fps as u64;
+        let img = &frames[(n as usize + idx * 7) % frames.len()];
+        let msg = format!("{{\"timestamp\":{ts},\"image\":\"data:image/jpeg;base64,{img}\"}}");
+        sent_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(ts, Instant::now());
+        if tx.send(Message::Text(msg.into())).await.is_err() {
+            break;
+        }
+        n += 1;
+    }
+    stats.lock().unwrap_or_else(|p| p.into_inner()).sent = n;
+    // Let the last frames come back, then end the session.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    post(
+        &http,
+        "/session/end",
+        Some(&token),
+        json!({"session_id": id}),
+    )
+    .await?;
+    let _ = tx.send(Message::Close(None)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(3), reader).await;
+    let out = std::mem::take(&mut *stats.lock().unwrap_or_else(|p| p.into_inner()));
+    Ok(out)
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let args = Args::parse();
+    let frames = Arc::new(extract_frames(&args.clip, args.fps)?);
+    let mut server = None;
+    let host = match &args.url {
+        Some(u) => u
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string(),
+        None => {
+            let mut cfg = gaze_server::Config::defaults();
+            cfg.bind = "127.0.0.1:0".parse()?;
+            cfg.insecure_fast_hash = true;
+            cfg.workers = args.workers;
+            cfg.max_live_sessions = 10_000;
+            let store =
+                gaze_store::connect_with("memory://", gaze_server::store_config(&cfg)).await?;
+            let s = gaze_server::Server::spawn(cfg, store).await?;
+            let h = s.addr.to_string();
+            server = Some(s);
+            h
+        }
+    };
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    println!(
+        "gaze-loadtest: {} frames (640x480 JPEG), {} fps per client, {} s per level, {cores} cores, server {}",
+        frames.len(),
+        args.fps,
+        args.seconds,
+        if args.url.is_some() {
+            host.as_str()
+        } else {
+            "in-process"
+        }
+    );
+    println!(
+        "{:>4} | {:>9} | {:>11} | {:>8} | {:>8} | {:>8} | {:>9} | {:>6}",
+        "N", "offered/s", "processed/s", "p50 ms", "p99 ms", "dropped", "server ms", "face"
+    );
+    for &n in &args.clients {
+        let mut tasks = Vec::with_capacity(n);
+        for i in 0..n {
+            tasks.push(tokio::spawn(run_client(
+                host.clone(),
+                i,
+                n,
+                frames.clone(),
+                args.fps,
+                args.seconds,
+            )));
+        }
+        let mut all = ClientStats::default();
+        let mut failures = 0;
+        for t in tasks {
+            match t.await {
+                Ok(Ok(s)) => {
+                    all.sent += s.sent;
+                    all.replies += s.replies;
+                    all.errors += s.errors;
+                    all.with_face += s.with_face;
+                    all.rtt_ms.extend(s.rtt_ms);
+                    all.server_ms.extend(s.server_ms);
+                }
+                Ok(Err(e)) => {
+                    failures += 1;
+                    eprintln!("client failed: {e}");
+                }
+                Err(e) => {
+                    failures += 1;
+                    eprintln!("client panicked: {e}");
+                }
+            }
+        }
+        all.rtt_ms.sort_by(|a, b| a.total_cmp(b));
+        let mean_server = all.server_ms.iter().sum::<f64>() / all.server_ms.len().max(1) as f64;
+        let dropped = 1.0 - all.replies as f64 / all.sent.max(1) as f64;
+        println!(
+            "{:>4} | {:>9.1} | {:>11.1} | {:>8.1} | {:>8.1} | {:>7.1}% | {:>9.1} | {:>5.0}%{}",
+            n,
+            all.sent as f64 / args.seconds,
+            all.replies as f64 / args.seconds,
+            pct(&all.rtt_ms, 0.5),
+            pct(&all.rtt_ms, 0.99),
+            dropped * 100.0,
+            mean_server,
+            100.0 * all.with_face as f64 / all.replies.max(1) as f64,
+            if failures > 0 || all.errors > 0 {
+                format!(
+                    "  ({failures} clients failed, {} error replies)",
+                    all.errors
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    if let Some(s) = server {
+        s.shutdown().await;
+    }
+    Ok(())
+}

@@ -195,8 +195,9 @@ pub async fn start(
         })
         .await?;
     let calibrated = calibration.is_some();
-    st.live
-        .insert(LiveSession::new(&rec.id, &rec.owner, calibration, screen));
+    let live = LiveSession::new(&rec.id, &rec.owner, calibration, screen);
+    live.prepare();
+    st.live.insert(live);
     st.metrics.sessions_started.fetch_add(1, Ordering::Relaxed);
     tracing::info!(session = %rec.id, user = %auth.user.id, "session started");
     Ok((
