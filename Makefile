@@ -3,17 +3,17 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VIDEO ?= testdata/webcam/webcam_cap12_t18-28s_640x480_25fps.mp4
 
-.PHONY: run test deps deps-test lint test-rust test-web loadtest
+.PHONY: run test deps deps-test lint test-rust test-web loadtest test-python test-c bench-python
 
 ## Installs what is needed, then runs the main job: gaze-server with its own local
 ## redis-server (AOF, data in ./data/redis) and the web UI at http://127.0.0.1:8000.
 ## Extra server flags: make run SERVER_ARGS="--admin-user alice"  (see gaze-server --help).
 SERVER_ARGS ?=
 run: deps
-	$(CARGO) run --release -p gaze-server --bin gaze-server -- --bind 127.0.0.1:8000 --data-dir data/redis $(SERVER_ARGS)
+	$(CARGO) run --release -p gaze-server --bin gaze-server -- --bind 127.0.0.1:8000 --data-dir data/redis --open $(SERVER_ARGS)
 
 ## Installs what is needed, then runs every check and test.
-test: deps-test lint test-rust test-web
+test: deps-test lint test-rust test-web test-python test-c
 
 deps:
 	scripts/setup.sh base
@@ -36,3 +36,21 @@ test-web:
 ## WebSocket load test (not part of `make test`): N concurrent clients at 15 fps.
 loadtest:
 	$(CARGO) run --release -p gaze-server --bin gaze-loadtest -- --clients 1,10,25,50
+
+## Python package: builds the extension into .venv (dev profile, shares target/ with
+## cargo test), then its pytest suite and the FastAPI example's (real redis-server).
+test-python:
+	cd bindings/python && VIRTUAL_ENV=$(CURDIR)/.venv PATH=$(CURDIR)/.venv/bin:$$PATH maturin develop -q
+	.venv/bin/python -m pytest -q bindings/python/tests
+	.venv/bin/python -m pytest -q -p no:cacheprovider examples/fastapi_app/tests
+
+## C library: committed header check, track_image.c against the .so and the .a, valgrind.
+test-c:
+	$(CARGO) test -p gaze-c --test header
+	bindings/c/tests/run_c_tests.sh
+
+## Python vs Rust per-frame time (release build; not part of `make test`).
+## MediaPipe side by side: make bench-python BENCH_ARGS="--mediapipe-python /tmp/mp/venv/bin/python"
+BENCH_ARGS ?=
+bench-python:
+	bindings/python/bench/run_bench.sh $(BENCH_ARGS)
