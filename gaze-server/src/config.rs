@@ -54,6 +54,10 @@ pub struct Config {
     #[arg(long, env = "GAZE_MAX_LIVE_SESSIONS", default_value_t = 256)]
     pub max_live_sessions: usize,
 
+    /// Most live sessions per user at once (more get 409).
+    #[arg(long, env = "GAZE_MAX_LIVE_PER_USER", default_value_t = 4)]
+    pub max_live_per_user: usize,
+
     /// Frames processed in parallel (0: one per CPU core).
     #[arg(long, env = "GAZE_WORKERS", default_value_t = 0)]
     pub workers: usize,

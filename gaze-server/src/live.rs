@@ -491,6 +491,30 @@ pub fn detach(st: &SharedState, live: &Arc<LiveSession>) {
     finalize_if_abandoned(st, live);
 }
 
+/// Finalises a session nobody ever connected to after `wait` (a client that started a
+/// session and vanished must not hold a tracker forever).
+pub fn finalize_if_never_connected(st: &SharedState, live: &Arc<LiveSession>, wait: Duration) {
+    let st = st.clone();
+    let live = live.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        if live.generation.load(Ordering::SeqCst) == 0 && !live.is_ended() {
+            if let Err(e) = finalize(&st, &live, "never connected").await {
+                tracing::warn!(session = %live.id, error = %e, "cannot finalise unused session");
+            }
+        }
+    });
+}
+
+/// Live sessions of `owner` on this instance.
+pub fn live_count_of(st: &SharedState, owner: &str) -> usize {
+    st.live
+        .all()
+        .iter()
+        .filter(|l| l.owner == owner && !l.is_ended())
+        .count()
+}
+
 /// Finalises `live` after the reconnect grace unless a track socket attaches meanwhile.
 pub fn finalize_if_abandoned(st: &SharedState, live: &Arc<LiveSession>) {
     let generation = live.generation.load(Ordering::SeqCst);

@@ -382,6 +382,15 @@ async fn watch_socket(st: SharedState, mut socket: WebSocket, id: String, token:
             return;
         }
     };
+    // The session may have ended between the first look and the subscription.
+    if let Ok(r) = st.store.get_session(&id).await {
+        if r.status == SessionStatus::Ended {
+            let msg = serde_json::json!({"event": "ended", "report": r.report});
+            let _ = send_json(&mut socket, msg.to_string()).await;
+            close(&mut socket, 1000, "session ended").await;
+            return;
+        }
+    }
     st.metrics.watch_sockets.fetch_add(1, Ordering::Relaxed);
     let mut shutdown = st.shutdown_signal();
     let _ = send_json(

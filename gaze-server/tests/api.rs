@@ -583,6 +583,13 @@ async fn malformed_requests_bad_tokens_cookies_and_forms() {
         .expect("me");
     assert_eq!(r.status(), StatusCode::OK);
 
+    // Per-user cap on live sessions.
+    for _ in 0..4 {
+        app.start_session(&tok).await;
+    }
+    let (s, v) = app.call("POST", "/session/start", Some(&tok), None).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+
     // Unknown route: JSON 404. Swagger UI and the web UI are served.
     let (s, v) = app.call("GET", "/nope", None, None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);

@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -162,6 +163,7 @@ fn with_live_report(st: &SharedState, mut v: SessionView, with_timeline: bool) -
     responses(
         (status = 201, body = StartResponse),
         (status = 401, body = ErrorBody),
+        (status = 409, description = "Too many live sessions for this user", body = ErrorBody),
         (status = 503, description = "Too many live sessions", body = ErrorBody)
     ))]
 pub async fn start(
@@ -177,6 +179,12 @@ pub async fn start(
         return Err(AppError::Busy(format!(
             "{} live sessions already",
             st.config.max_live_sessions
+        )));
+    }
+    if live::live_count_of(&st, &auth.user.id) >= st.config.max_live_per_user {
+        return Err(AppError::Conflict(format!(
+            "{} live sessions already; end one first",
+            st.config.max_live_per_user
         )));
     }
     let calibration = st.store.get_calibration(&auth.user.id).await?;
@@ -195,9 +203,11 @@ pub async fn start(
         })
         .await?;
     let calibrated = calibration.is_some();
-    let live = LiveSession::new(&rec.id, &rec.owner, calibration, screen);
-    live.prepare();
-    st.live.insert(live);
+    let session = LiveSession::new(&rec.id, &rec.owner, calibration, screen);
+    session.prepare();
+    st.live.insert(session.clone());
+    let wait = Duration::from_secs(st.config.reconnect_grace_secs.max(60));
+    live::finalize_if_never_connected(&st, &session, wait);
     st.metrics.sessions_started.fetch_add(1, Ordering::Relaxed);
     tracing::info!(session = %rec.id, user = %auth.user.id, "session started");
     Ok((
