@@ -213,7 +213,12 @@ impl RedisServer {
                     self.log_tail()
                 )));
             }
-            if raw_command(self.port, &["PING"]).is_ok_and(|r| r == "PONG") {
+            // The process that answers must be ours (not another server that got the port).
+            let pid_line = format!("process_id:{}", child.id());
+            if raw_command(self.port, &["PING"]).is_ok_and(|r| r == "PONG")
+                && raw_command(self.port, &["INFO", "server"])
+                    .is_ok_and(|i| i.lines().any(|l| l.trim() == pid_line))
+            {
                 self.child = Some(child);
                 return Ok(());
             }
@@ -331,23 +336,7 @@ impl RedisCluster {
         }
         let mut nodes = Vec::with_capacity(n);
         for _ in 0..n {
-            let bus = free_port()?;
-            nodes.push(RedisServer::start_with(RedisOptions {
-                extra_args: [
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--cluster-node-timeout",
-                    "3000",
-                    "--cluster-port",
-                    &bus.to_string(),
-                ]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-                ..RedisOptions::default()
-            })?);
+            nodes.push(Self::start_node()?);
         }
         let addrs: Vec<String> = nodes
             .iter()
@@ -384,6 +373,33 @@ impl RedisCluster {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    fn start_node() -> Result<RedisServer, LocalRedisError> {
+        let mut last = None;
+        // The bus port is picked separately and may be taken by then: retry with new ports.
+        for _ in 0..5 {
+            let bus = free_port()?.to_string();
+            let args = [
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "3000",
+                "--cluster-port",
+                &bus,
+            ];
+            match RedisServer::start_with(RedisOptions {
+                extra_args: args.iter().map(|s| s.to_string()).collect(),
+                ..RedisOptions::default()
+            }) {
+                Ok(s) => return Ok(s),
+                Err(e @ LocalRedisError::NotInstalled(_)) => return Err(e),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| LocalRedisError::Startup("no attempt made".into())))
     }
 
     /// `redis+cluster://127.0.0.1:p1,127.0.0.1:p2,…`.

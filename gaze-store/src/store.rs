@@ -23,8 +23,10 @@ pub enum Backend {
 /// Users, sessions, reports, live timelines and login tokens.
 ///
 /// All backends have the same semantics; one conformance suite (`tests/`) runs against each.
-/// Every method is cancel-safe in the sense that a dropped future never leaves a partial
-/// record: multi-key updates are applied atomically by the backend.
+/// Each record is written by one atomic backend operation, so a dropped future, a crash or
+/// an outage never leaves a half-written record; operations spanning several records (e.g.
+/// registration: user record, then username claim) are ordered so that leftovers are
+/// unreachable or repaired later (see the crate README).
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Which backend this is.

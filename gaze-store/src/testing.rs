@@ -4,7 +4,7 @@
 //! # async fn demo() -> gaze_store::Result<()> {
 //! use gaze_store::testing::{RedisServer, test_store};
 //! let redis = RedisServer::start().expect("redis-server");   // fails loudly if not installed
-//! let store = test_store(&redis.url()).await?;                // cheap argon2, 1 s timeouts
+//! let store = test_store(&redis.url()).await?;                // cheap argon2, 3 s timeouts
 //! # let _ = store; Ok(()) }
 //! ```
 
@@ -17,10 +17,11 @@ pub use crate::local_redis::{
 };
 use crate::{Store, StoreConfig};
 
-/// [`StoreConfig::for_tests`] with a 1 s operation timeout and a 1000-segment timeline cap.
+/// [`StoreConfig::for_tests`] (cheap argon2) with a 3 s operation timeout (generous, for
+/// loaded CI machines) and a 1000-segment timeline cap.
 pub fn test_config() -> StoreConfig {
     StoreConfig {
-        op_timeout: Duration::from_secs(1),
+        op_timeout: Duration::from_secs(3),
         max_timeline_len: 1000,
         ..StoreConfig::for_tests()
     }

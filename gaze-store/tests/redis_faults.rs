@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use gaze_store::testing::{RedisCluster, RedisServer, test_store};
+use gaze_store::testing::{RedisCluster, RedisServer, test_config};
 use gaze_store::*;
 use redis::{AsyncCommands, cmd};
 
@@ -115,6 +115,13 @@ async fn delete_leaves_nothing(s: &S, node_urls: &[String]) {
         "other users' keys must remain"
     );
     assert_eq!(s.get_session(&kept.id).await.unwrap(), kept);
+}
+
+/// Test settings with a 1 s operation timeout, so outages are reported quickly.
+async fn test_store(url: &str) -> Result<S> {
+    let mut cfg = test_config();
+    cfg.op_timeout = Duration::from_secs(1);
+    connect_with(url, cfg).await
 }
 
 fn unique(p: &str) -> String {
