@@ -43,8 +43,9 @@ appendfsync everysec
 save \"\"
 ";
 
-/// Why a local Redis could not be started.
-#[derive(Debug, thiserror::Error)]
+/// Why a local Redis could not be started. Its `Debug` output is the readable message, so
+/// `RedisServer::start().expect("…")` in a test explains how to install Redis.
+#[derive(thiserror::Error)]
 pub enum LocalRedisError {
     /// `redis-server` (or `redis-cli` for clusters) is not on `PATH`.
     #[error(
@@ -58,6 +59,12 @@ pub enum LocalRedisError {
     /// The server or cluster did not come up in time; carries the tail of its log.
     #[error("local redis did not start: {0}")]
     Startup(String),
+}
+
+impl std::fmt::Debug for LocalRedisError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// Options for [`RedisServer::start_with`].
