@@ -30,7 +30,7 @@
 //! `KEYS` or `SCAN`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, OnceLock};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -41,7 +41,7 @@ use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, ErrorKind, RedisError, RedisFuture, Script, ServerErrorKind, Value, cmd};
-use tokio::sync::mpsc;
+use tokio::sync::broadcast;
 
 use crate::config::StoreConfig;
 use crate::crypto;
@@ -50,7 +50,7 @@ use crate::store::{Backend, LiveFeed, Store};
 use crate::types::*;
 use crate::validate;
 
-/// Capacity of the channel between a Redis subscription task and its [`LiveFeed`].
+/// Capacity of the broadcast channel between a Redis subscription and its local viewers.
 const LIVE_BUFFER: usize = 256;
 /// Segments pushed per `RPUSH` inside the checkpoint script (Lua's unpack limit is ~8000).
 const PUSH_CHUNK: usize = 1000;
@@ -317,6 +317,8 @@ pub struct RedisStore {
     pubsub_nodes: Vec<String>,
     backend: Backend,
     dummy_hash: Arc<OnceLock<String>>,
+    /// Live subscriptions of this instance, one Redis connection per watched session.
+    live_subs: LiveSubs,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -372,6 +374,7 @@ impl RedisStore {
             pubsub_nodes: nodes,
             backend,
             dummy_hash: Arc::new(OnceLock::new()),
+            live_subs: Arc::new(Mutex::new(HashMap::new())),
         };
         store.ping().await?;
         Ok(store)
@@ -549,6 +552,14 @@ impl RedisStore {
         let add_live = self.query::<i64>(live_cmd);
         let (a, b) = tokio::join!(add_all, add_live);
         a.and(b).map(|_| ())
+    }
+
+    /// A receiver on this instance's existing subscription to the session, if any.
+    fn join_subscription(&self, sid: &str) -> Option<broadcast::Receiver<String>> {
+        let subs = self.live_subs.lock().unwrap_or_else(|e| e.into_inner());
+        subs.get(sid)
+            .filter(|tx| tx.receiver_count() > 0)
+            .map(|tx| tx.subscribe())
     }
 
     async fn open_pubsub(&self, chan: &str) -> Result<redis::aio::PubSub> {
@@ -1165,46 +1176,93 @@ impl Store for RedisStore {
 
     async fn subscribe_live(&self, session_id: &str) -> Result<LiveFeed> {
         validate::session_id(session_id)?;
+        // Viewers of one session on this instance share one Redis subscription.
+        if let Some(rx) = self.join_subscription(session_id) {
+            return Ok(LiveFeed::from_broadcast(rx));
+        }
         let chan = channel(session_id);
-        let first = self.open_pubsub(&chan).await?;
-        let (tx, rx) = mpsc::channel(LIVE_BUFFER);
-        let nodes = self.pubsub_nodes.clone();
-        let timeout = self.cfg.op_timeout;
-        // Forwards messages; after a dropped connection it resubscribes (messages published
-        // meanwhile are lost, as with any Redis pub/sub). Ends when the feed is dropped.
-        let task = tokio::spawn(async move {
-            let mut ps = Some(first);
-            loop {
-                let current = match ps.take() {
-                    Some(p) => p,
-                    None => match open_pubsub(&nodes, &chan, timeout).await {
-                        Ok(p) => p,
-                        Err(_) => {
-                            tokio::select! {
-                                _ = tokio::time::sleep(Duration::from_millis(250)) => continue,
-                                _ = tx.closed() => return,
-                            }
-                        }
-                    },
-                };
-                let mut stream = current.into_on_message();
-                loop {
-                    tokio::select! {
-                        msg = stream.next() => match msg {
-                            Some(m) => {
-                                let Ok(payload) = m.get_payload::<String>() else { continue };
-                                if tx.send(payload).await.is_err() {
-                                    return;
-                                }
-                            }
-                            None => break,
-                        },
-                        _ = tx.closed() => return,
+        let pubsub = self.open_pubsub(&chan).await?;
+        let mut subs = self.live_subs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = subs.get(session_id).filter(|tx| tx.receiver_count() > 0) {
+            // Someone subscribed meanwhile: use theirs, drop ours.
+            return Ok(LiveFeed::from_broadcast(tx.subscribe()));
+        }
+        let (tx, rx) = broadcast::channel(LIVE_BUFFER);
+        subs.insert(session_id.to_owned(), tx.clone());
+        drop(subs);
+        tokio::spawn(forward_live(
+            pubsub,
+            tx,
+            self.live_subs.clone(),
+            session_id.to_owned(),
+            self.pubsub_nodes.clone(),
+            self.cfg.op_timeout,
+        ));
+        Ok(LiveFeed::from_broadcast(rx))
+    }
+}
+
+type LiveSubs = Arc<Mutex<HashMap<String, broadcast::Sender<String>>>>;
+
+/// Drops the subscription when its last viewer is gone; checked under the map lock so a
+/// viewer joining at the same moment either keeps it alive or starts a new one.
+fn retire_if_unused(subs: &LiveSubs, sid: &str, tx: &broadcast::Sender<String>) -> bool {
+    let mut map = subs.lock().unwrap_or_else(|e| e.into_inner());
+    if tx.receiver_count() > 0 {
+        return false;
+    }
+    if map.get(sid).is_some_and(|t| t.same_channel(tx)) {
+        map.remove(sid);
+    }
+    true
+}
+
+/// Forwards one session's Redis messages to its local viewers; after a dropped connection it
+/// resubscribes (messages published meanwhile are lost, as with any Redis pub/sub). Ends
+/// (closing the Redis connection) within a second of the last viewer leaving.
+async fn forward_live(
+    first: redis::aio::PubSub,
+    tx: broadcast::Sender<String>,
+    subs: LiveSubs,
+    sid: String,
+    nodes: Vec<String>,
+    timeout: Duration,
+) {
+    let chan = channel(&sid);
+    let mut next = Some(first);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        let pubsub = match next.take() {
+            Some(p) => p,
+            None => match open_pubsub(&nodes, &chan, timeout).await {
+                Ok(p) => p,
+                Err(_) => {
+                    if retire_if_unused(&subs, &sid, &tx) {
+                        return;
                     }
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    continue;
                 }
+            },
+        };
+        let mut stream = pubsub.into_on_message();
+        loop {
+            tokio::select! {
+                msg = stream.next() => match msg {
+                    Some(m) => {
+                        if let Ok(payload) = m.get_payload::<String>() {
+                            // Err only when nobody listens; retired below.
+                            let _ = tx.send(payload);
+                        }
+                    }
+                    None => break,
+                },
+                _ = tick.tick() => {}
             }
-        });
-        Ok(LiveFeed::from_channel(rx, task))
+            if tx.receiver_count() == 0 && retire_if_unused(&subs, &sid, &tx) {
+                return;
+            }
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gaze_core::{Calibration, SessionReport, TimelineSegment};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 
 use crate::error::Result;
 use crate::types::*;
@@ -145,18 +145,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn subscribe_live(&self, session_id: &str) -> Result<LiveFeed>;
 }
 
-enum FeedInner {
-    Broadcast(broadcast::Receiver<String>),
-    Channel {
-        rx: mpsc::Receiver<String>,
-        task: tokio::task::JoinHandle<()>,
-    },
-}
-
 /// A subscription to a session's live messages ([`Store::subscribe_live`]).
 /// Dropping it unsubscribes.
 pub struct LiveFeed {
-    inner: FeedInner,
+    rx: broadcast::Receiver<String>,
     missed: u64,
 }
 
@@ -170,48 +162,23 @@ impl std::fmt::Debug for LiveFeed {
 
 impl LiveFeed {
     pub(crate) fn from_broadcast(rx: broadcast::Receiver<String>) -> Self {
-        LiveFeed {
-            inner: FeedInner::Broadcast(rx),
-            missed: 0,
-        }
-    }
-
-    pub(crate) fn from_channel(
-        rx: mpsc::Receiver<String>,
-        task: tokio::task::JoinHandle<()>,
-    ) -> Self {
-        LiveFeed {
-            inner: FeedInner::Channel { rx, task },
-            missed: 0,
-        }
+        LiveFeed { rx, missed: 0 }
     }
 
     /// Next message, or `None` once the feed is closed. A slow reader skips messages rather
     /// than blocking publishers (see [`LiveFeed::missed`]).
     pub async fn recv(&mut self) -> Option<String> {
-        match &mut self.inner {
-            FeedInner::Broadcast(rx) => loop {
-                match rx.recv().await {
-                    Ok(m) => return Some(m),
-                    Err(broadcast::error::RecvError::Lagged(n)) => self.missed += n,
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                }
-            },
-            FeedInner::Channel { rx, .. } => rx.recv().await,
+        loop {
+            match self.rx.recv().await {
+                Ok(m) => return Some(m),
+                Err(broadcast::error::RecvError::Lagged(n)) => self.missed += n,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
         }
     }
 
-    /// Messages skipped because this reader was too slow (memory backend) — Redis drops
-    /// them server-side instead.
+    /// Messages skipped because this reader fell more than 256 messages behind.
     pub fn missed(&self) -> u64 {
         self.missed
-    }
-}
-
-impl Drop for LiveFeed {
-    fn drop(&mut self) {
-        if let FeedInner::Channel { task, .. } = &self.inner {
-            task.abort();
-        }
     }
 }

@@ -286,3 +286,68 @@ async fn memory_url_and_bad_urls() {
         );
     }
 }
+
+async fn numsub(server: &RedisServer, sid: &str) -> i64 {
+    let reply: (String, i64) = cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg(format!("gz:live:{sid}"))
+        .query_async(
+            &mut redis::Client::open(server.url())
+                .unwrap()
+                .get_multiplexed_async_connection()
+                .await
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    reply.1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_subscriptions_are_shared_and_released() {
+    let server = RedisServer::start().expect("start redis-server (is it installed?)");
+    let s = test_store(&server.url()).await.unwrap();
+    let u = new_user(&s, "viewers").await;
+    let sess = new_session(&s, &u.id, 1).await;
+    let mut a = s.subscribe_live(&sess.id).await.unwrap();
+    let mut b = s.subscribe_live(&sess.id).await.unwrap();
+    assert_eq!(
+        numsub(&server, &sess.id).await,
+        1,
+        "one Redis subscription per instance"
+    );
+    assert_eq!(s.publish_live(&sess.id, "x").await.unwrap(), 1);
+    for f in [&mut a, &mut b] {
+        let m = tokio::time::timeout(Duration::from_secs(5), f.recv())
+            .await
+            .unwrap();
+        assert_eq!(m.as_deref(), Some("x"));
+    }
+    drop(a);
+    let mut c = s.subscribe_live(&sess.id).await.unwrap();
+    drop(b);
+    s.publish_live(&sess.id, "y").await.unwrap();
+    let m = tokio::time::timeout(Duration::from_secs(5), c.recv())
+        .await
+        .unwrap();
+    assert_eq!(
+        m.as_deref(),
+        Some("y"),
+        "a viewer joining while others leave keeps the feed"
+    );
+    drop(c);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while numsub(&server, &sess.id).await != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "subscription not released after the last viewer left"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut d = s.subscribe_live(&sess.id).await.unwrap();
+    s.publish_live(&sess.id, "z").await.unwrap();
+    let m = tokio::time::timeout(Duration::from_secs(5), d.recv())
+        .await
+        .unwrap();
+    assert_eq!(m.as_deref(), Some("z"));
+}
