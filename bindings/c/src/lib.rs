@@ -9,6 +9,8 @@
 //! * Handles (`gaze_tracker`, `gaze_session`) are opaque, created by `*_new` and released by
 //!   `*_free`; strings returned through `char **` are released by `gaze_string_free`.
 
+#![deny(missing_docs)]
+
 pub mod boundary;
 pub mod error;
 pub mod result;
