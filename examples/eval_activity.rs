@@ -50,6 +50,7 @@ fn split_csv(line: &str) -> Vec<String> {
 struct Entry {
     recording: String,
     label: String,
+    subject: String,
     units: String,
     geometry: ScreenGeometry,
 }
@@ -66,6 +67,7 @@ fn read_index(dir: &Path) -> Result<Vec<Entry>, String> {
             .ok_or(format!("index.csv: no column {name}"))
     };
     let (c_rec, c_lab, c_units) = (col("recording")?, col("label")?, col("units")?);
+    let c_subj = col("subject")?;
     let (c_w, c_h, c_wmm, c_hmm, c_d) = (
         col("screen_w")?,
         col("screen_h")?,
@@ -93,6 +95,7 @@ fn read_index(dir: &Path) -> Result<Vec<Entry>, String> {
         out.push(Entry {
             recording: get(c_rec).to_string(),
             label: get(c_lab).to_string(),
+            subject: get(c_subj).to_string(),
             units: get(c_units).to_string(),
             geometry,
         });
@@ -412,6 +415,7 @@ fn print_feature_stats(stats: &FeatStats) {
     let names = [
         "valid_ms", "n_fix", "mean_fix", "pursuit", "n_trans", "fwd", "sweep", "regress", "unrel",
         "amp", "h_frac", "right", "ljump", "spread", "spd_med", "still", "jump", "sw_rate",
+        "cycles", "progr",
     ];
     let vals = |f: &WindowFeatures| {
         [
@@ -433,6 +437,8 @@ fn print_feature_stats(stats: &FeatStats) {
             f.still_frac,
             f.jump_frac,
             f.sweep_rate,
+            f.line_cycles,
+            f.progression,
         ]
     };
     println!("\nFeature quartiles (25/50/75 %) per group and true class, at each scored second");
@@ -462,6 +468,17 @@ struct Row {
     group: usize,
     class: usize,
     x: [f64; N_FEATURES],
+}
+
+impl Row {
+    fn copy(&self) -> Row {
+        Row {
+            rec: self.rec,
+            group: self.group,
+            class: self.class,
+            x: self.x,
+        }
+    }
 }
 
 /// Fits a class-balanced multinomial logistic regression (L2, full-batch gradient descent)
@@ -537,49 +554,11 @@ fn fit(rows: &[Row], fold: Option<(u64, u64)>) -> LinearModel {
     }
 }
 
-fn train_and_report(rows: &[Row], groups: &[&str]) {
+fn train_and_report(rows: &[Row], _groups: &[&str]) {
     println!(
-        "\n=== Training the activity model ({} rows, one per scored second) ===",
+        "\n=== Fitting the activity models ({} rows, one per scored second) ===",
         rows.len()
     );
-    let folds = 5u64;
-    let mut conf: Vec<Confusion> = vec![Confusion::default(); groups.len()];
-    let lab_rows: Vec<Row> = rows
-        .iter()
-        .filter(|r| r.group == 1)
-        .map(|r| Row {
-            rec: r.rec,
-            group: r.group,
-            class: r.class,
-            x: r.x,
-        })
-        .collect();
-    let cam_rows: Vec<Row> = rows
-        .iter()
-        .filter(|r| r.group != 1)
-        .map(|r| Row {
-            rec: r.rec,
-            group: r.group,
-            class: r.class,
-            x: r.x,
-        })
-        .collect();
-    for f in 0..folds {
-        for set in [&lab_rows, &cam_rows] {
-            let m = fit(set, Some((folds, f)));
-            for r in set.iter().filter(|r| r.rec % folds == f) {
-                let p = m.probabilities(&r.x);
-                let best = (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(0);
-                conf[r.group].add(r.class, best, 1.0);
-            }
-        }
-    }
-    for (g, c) in groups.iter().zip(&conf) {
-        c.print(
-            &format!("{g}: 5-fold cross-validation by recording, per window, no hysteresis"),
-            "windows",
-        );
-    }
     for (name, sel) in [
         ("webcam (webcam + lab@30Hz+noise rows)", [0usize, 2]),
         ("lab", [1, 1]),
@@ -618,6 +597,87 @@ fn print_model(name: &str, m: &LinearModel) {
     println!("    }}");
 }
 
+/// One trace to classify: a recording at its native rate or resampled.
+struct Item {
+    entry: Entry,
+    group: usize,
+    rate: f64,
+    dur: f64,
+    fold: u64,
+    t: Vec<f64>,
+    x: Vec<f64>,
+    y: Vec<f64>,
+}
+
+#[derive(Default)]
+struct Scores {
+    rec: Vec<Confusion>,
+    time: Vec<Confusion>,
+    sec: Vec<Confusion>,
+    /// Webcam readers: (reading s, total s, reading seconds scored, seconds scored).
+    webcam_reading: [f64; 4],
+}
+
+impl Scores {
+    fn new(groups: usize) -> Self {
+        Scores {
+            rec: vec![Confusion::default(); groups],
+            time: vec![Confusion::default(); groups],
+            sec: vec![Confusion::default(); groups],
+            webcam_reading: [0.0; 4],
+        }
+    }
+    fn add(&mut self, item: &Item, secs: &[f64; 5], per_second: &[Activity]) {
+        let Some(tc) = truth_class(&item.entry.label) else {
+            return;
+        };
+        let g = item.group;
+        let best = (0..5)
+            .max_by(|&a, &b| secs[a].total_cmp(&secs[b]))
+            .unwrap_or(3);
+        self.rec[g].add(tc, best, 1.0);
+        for (p, s) in secs.iter().enumerate() {
+            self.time[g].add(tc, p, *s);
+        }
+        for a in per_second {
+            self.sec[g].add(tc, pred_index(*a), 1.0);
+        }
+        if g == 0 && tc == 0 {
+            self.webcam_reading[0] += secs[0];
+            self.webcam_reading[1] += secs.iter().sum::<f64>();
+            self.webcam_reading[2] += per_second
+                .iter()
+                .filter(|a| **a == Activity::Reading)
+                .count() as f64;
+            self.webcam_reading[3] += per_second.len() as f64;
+        }
+    }
+    fn print(&self, title: &str, groups: &[&str], levels: bool) {
+        println!("\n=== {title} ===");
+        for (g, name) in groups.iter().enumerate() {
+            if levels {
+                self.rec[g].print(
+                    &format!("{name}: recording level (label with most time)"),
+                    "recordings",
+                );
+                self.time[g].print(&format!("{name}: time level, all samples"), "seconds");
+            }
+            self.sec[g].print(
+                &format!("{name}: time level, streaming label at each whole second"),
+                "seconds",
+            );
+        }
+        let w = &self.webcam_reading;
+        println!(
+            "\nWebcam readers: reading recall = {:.3} of time ({:.0} of {:.0} s); {:.3} of scored seconds",
+            w[0] / w[1].max(1e-9),
+            w[0],
+            w[1],
+            w[2] / w[3].max(1e-9)
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let Some(dir) = args
@@ -627,14 +687,14 @@ fn main() {
         .map(PathBuf::from)
     else {
         eprintln!(
-            "usage: eval_activity <path to activity testdata folder> [--features] [--verbose]"
+            "usage: eval_activity <path to activity testdata folder> [--features] [--verbose] [--train] [--no-cv]"
         );
         std::process::exit(2);
     };
     let show_features = args.iter().any(|a| a == "--features");
     let verbose = args.iter().any(|a| a == "--verbose");
     let train = args.iter().any(|a| a == "--train");
-    let mut rows: Vec<Row> = Vec::new();
+    let cv = !args.iter().any(|a| a == "--no-cv");
     let entries = match read_index(&dir) {
         Ok(e) => e,
         Err(e) => {
@@ -642,28 +702,18 @@ fn main() {
             std::process::exit(1);
         }
     };
-
     let groups = ["webcam", "lab", "lab@30Hz+noise"];
-    let mut rec_conf: BTreeMap<&str, Confusion> = BTreeMap::new();
-    let mut time_conf: BTreeMap<&str, Confusion> = BTreeMap::new();
-    let mut sec_conf: BTreeMap<&str, Confusion> = BTreeMap::new();
-    let mut feat_stats = FeatStats::default();
-    let mut webcam_reading = (0.0, 0.0);
-    let mut webcam_reading_sec = (0.0, 0.0);
-    // kappa material: (alg, RA, MN?) per sample, pooled
+    let folds = 5u64;
+
+    // ---- load every trace (native, and resampled for lab rates)
+    let mut items: Vec<Item> = Vec::new();
     let mut k_alg = Vec::new();
     let mut k_ra = Vec::new();
     let mut k2_alg = Vec::new();
     let mut k2_ra = Vec::new();
     let mut k2_mn = Vec::new();
-
-    println!(
-        "{:<58} {:>8} {:>5} {:>6} | {:>6} {:>6} {:>6} {:>6} {:>6}",
-        "recording", "label", "Hz", "dur_s", "read", "brows", "watch", "other", "none"
-    );
     for e in &entries {
-        let path = dir.join(&e.recording);
-        let rec = match read_recording(&path, e) {
+        let rec = match read_recording(&dir.join(&e.recording), e) {
             Ok(r) => r,
             Err(err) => {
                 eprintln!("skipping {}: {err}", e.recording);
@@ -682,93 +732,10 @@ fn main() {
             .collect();
         dts.sort_by(f64::total_cmp);
         let rate = 1000.0 / dts.get(dts.len() / 2).copied().unwrap_or(33.0);
+        let fold = seed_of(&e.subject) % folds;
         let config = ActivityConfig::with_geometry(e.geometry);
-        let truth = truth_class(&e.label);
-
-        let mut variants: Vec<(&str, Vec<f64>, Vec<f64>, Vec<f64>)> = Vec::new();
-        if rate < 100.0 {
-            variants.push((groups[0], rec.t.clone(), rec.x.clone(), rec.y.clone()));
-        } else {
-            variants.push((groups[1], rec.t.clone(), rec.x.clone(), rec.y.clone()));
-            let (t, x, y) = resample_noisy(&rec, &e.geometry, &e.recording);
-            variants.push((groups[2], t, x, y));
-        }
-        for (group, t, x, y) in &variants {
-            let (secs, per_second, feats) = run_trace(t, x, y, &config);
-            let total: f64 = secs.iter().sum::<f64>().max(1e-9);
-            println!(
-                "{:<58} {:>8} {:>5.0} {:>6.1} | {:>6.2} {:>6.2} {:>6.2} {:>6.2} {:>6.2}{}",
-                e.recording,
-                e.label,
-                if *group == groups[2] { WEBCAM_HZ } else { rate },
-                dur,
-                secs[0] / total,
-                secs[1] / total,
-                secs[2] / total,
-                secs[3] / total,
-                secs[4] / total,
-                if *group == groups[2] {
-                    "  (30 Hz + noise)"
-                } else {
-                    ""
-                }
-            );
-            if verbose {
-                let s: String = per_second
-                    .iter()
-                    .map(|a| match a {
-                        Activity::Reading => 'R',
-                        Activity::Browsing => 'B',
-                        Activity::Watching => 'W',
-                        Activity::Other => 'o',
-                        Activity::None => '.',
-                    })
-                    .collect();
-                println!("      {s}");
-            }
-            if let Some(tc) = truth {
-                let best = (0..5)
-                    .max_by(|&a, &b| secs[a].total_cmp(&secs[b]))
-                    .unwrap_or(3);
-                rec_conf.entry(group).or_default().add(tc, best, 1.0);
-                let tcf = time_conf.entry(group).or_default();
-                for (p, s) in secs.iter().enumerate() {
-                    tcf.add(tc, p, *s);
-                }
-                let scf = sec_conf.entry(group).or_default();
-                for a in &per_second {
-                    scf.add(tc, pred_index(*a), 1.0);
-                }
-                if train {
-                    let gi = groups.iter().position(|g| g == group).unwrap_or(0);
-                    rows.extend(feats.iter().map(|f| Row {
-                        rec: seed_of(&e.recording),
-                        group: gi,
-                        class: tc,
-                        x: f.vector(),
-                    }));
-                }
-                if show_features {
-                    feat_stats
-                        .rows
-                        .entry((group.to_string(), tc))
-                        .or_default()
-                        .extend(feats.iter().copied());
-                }
-                if *group == groups[0] && tc == 0 {
-                    webcam_reading.0 += secs[0];
-                    webcam_reading.1 += total;
-                    webcam_reading_sec.0 += per_second
-                        .iter()
-                        .filter(|a| **a == Activity::Reading)
-                        .count() as f64;
-                    webcam_reading_sec.1 += per_second.len() as f64;
-                }
-            }
-        }
-
-        // Fixation / saccade agreement with the hand labels (native rate).
         if let Some(ev) = &rec.event {
+            // Fixation / saccade agreement with the hand labels (native rate).
             let samples: Vec<GazeSample> = (0..rec.t.len())
                 .map(|i| GazeSample::new(rec.t[i], rec.x[i], rec.y[i]))
                 .collect();
@@ -783,33 +750,118 @@ fn main() {
                 k2_mn.extend(ev2.iter().map(|s| hand3(s)));
             }
         }
+        if rate < 100.0 {
+            items.push(Item {
+                entry: e.clone(),
+                group: 0,
+                rate,
+                dur,
+                fold,
+                t: rec.t,
+                x: rec.x,
+                y: rec.y,
+            });
+        } else {
+            let (t, x, y) = resample_noisy(&rec, &e.geometry, &e.recording);
+            items.push(Item {
+                entry: e.clone(),
+                group: 2,
+                rate: WEBCAM_HZ,
+                dur,
+                fold,
+                t,
+                x,
+                y,
+            });
+            items.push(Item {
+                entry: e.clone(),
+                group: 1,
+                rate,
+                dur,
+                fold,
+                t: rec.t,
+                x: rec.x,
+                y: rec.y,
+            });
+        }
     }
+    items.sort_by_key(|i| (i.group, i.entry.label.clone(), i.entry.recording.clone()));
 
-    println!("\n=== Activity: reading / browsing (scene) / watching (video) ===");
-    for g in groups {
-        if let Some(c) = rec_conf.get(g) {
-            c.print(
-                &format!("{g}: recording level (label with most time)"),
-                "recordings",
-            );
-        }
-        if let Some(c) = time_conf.get(g) {
-            c.print(&format!("{g}: time level, all samples"), "seconds");
-        }
-        if let Some(c) = sec_conf.get(g) {
-            c.print(
-                &format!("{g}: time level, streaming label at each whole second"),
-                "seconds",
-            );
+    // ---- shipped model
+    println!(
+        "{:<58} {:>8} {:>5} {:>6} | {:>6} {:>6} {:>6} {:>6} {:>6}",
+        "recording (shipped model)",
+        "label",
+        "Hz",
+        "dur_s",
+        "read",
+        "brows",
+        "watch",
+        "other",
+        "none"
+    );
+    let mut shipped = Scores::new(groups.len());
+    let mut rows: Vec<Row> = Vec::new();
+    let mut feat_stats = FeatStats::default();
+    for item in &items {
+        let config = ActivityConfig::with_geometry(item.entry.geometry);
+        let (secs, per_second, feats) = run_trace(&item.t, &item.x, &item.y, &config);
+        print_recording(item, &secs, &per_second, groups[item.group], verbose);
+        shipped.add(item, &secs, &per_second);
+        if let Some(tc) = truth_class(&item.entry.label) {
+            rows.extend(feats.iter().map(|f| Row {
+                rec: item.fold,
+                group: item.group,
+                class: tc,
+                x: f.vector(),
+            }));
+            if show_features {
+                feat_stats
+                    .rows
+                    .entry((groups[item.group].to_string(), tc))
+                    .or_default()
+                    .extend(feats.iter().copied());
+            }
         }
     }
-    println!(
-        "\nWebcam readers: reading recall = {:.3} of time ({:.0} of {:.0} s); {:.3} of scored seconds",
-        webcam_reading.0 / webcam_reading.1.max(1e-9),
-        webcam_reading.0,
-        webcam_reading.1,
-        webcam_reading_sec.0 / webcam_reading_sec.1.max(1e-9)
+    shipped.print(
+        "Activity, shipped model (fitted on all of this data: in-sample)",
+        &groups,
+        true,
     );
+
+    // ---- subject-grouped cross-validation: models fitted without the held-out subjects
+    if cv {
+        let mut cvs = Scores::new(groups.len());
+        for f in 0..folds {
+            let cam_rows: Vec<Row> = rows
+                .iter()
+                .filter(|r| r.group != 1 && r.rec != f)
+                .map(Row::copy)
+                .collect();
+            let lab_rows: Vec<Row> = rows
+                .iter()
+                .filter(|r| r.group == 1 && r.rec != f)
+                .map(Row::copy)
+                .collect();
+            let cam = fit(&cam_rows, None);
+            let lab = fit(&lab_rows, None);
+            for item in items.iter().filter(|i| i.fold == f) {
+                let config = ActivityConfig {
+                    model_webcam: cam.clone(),
+                    model_lab: lab.clone(),
+                    ..ActivityConfig::with_geometry(item.entry.geometry)
+                };
+                let (secs, per_second, _) = run_trace(&item.t, &item.x, &item.y, &config);
+                cvs.add(item, &secs, &per_second);
+            }
+        }
+        cvs.print(
+            &format!("Activity, {folds}-fold cross-validation grouped by subject (held-out subjects never seen in fitting)"),
+            &groups,
+            true,
+        );
+    }
 
     println!(
         "\n=== Fixation / saccade detection vs Lund2013 hand labels (per sample, native rate) ==="
@@ -840,5 +892,40 @@ fn main() {
     }
     if train {
         train_and_report(&rows, &groups);
+    }
+}
+
+fn print_recording(
+    item: &Item,
+    secs: &[f64; 5],
+    per_second: &[Activity],
+    group: &str,
+    verbose: bool,
+) {
+    let total: f64 = secs.iter().sum::<f64>().max(1e-9);
+    println!(
+        "{:<58} {:>8} {:>5.0} {:>6.1} | {:>6.2} {:>6.2} {:>6.2} {:>6.2} {:>6.2}  {group}",
+        item.entry.recording,
+        item.entry.label,
+        item.rate,
+        item.dur,
+        secs[0] / total,
+        secs[1] / total,
+        secs[2] / total,
+        secs[3] / total,
+        secs[4] / total,
+    );
+    if verbose {
+        let s: String = per_second
+            .iter()
+            .map(|a| match a {
+                Activity::Reading => 'R',
+                Activity::Browsing => 'B',
+                Activity::Watching => 'W',
+                Activity::Other => 'o',
+                Activity::None => '.',
+            })
+            .collect();
+        println!("      {s}");
     }
 }

@@ -358,7 +358,6 @@ impl LinearModel {
     }
 }
 
-#[allow(dead_code)]
 fn ramp(v: f64, lo: f64, hi: f64) -> f64 {
     if hi <= lo {
         return if v >= hi { 1.0 } else { 0.0 };
@@ -366,12 +365,96 @@ fn ramp(v: f64, lo: f64, hi: f64) -> f64 {
     ((v - lo) / (hi - lo)).clamp(0.0, 1.0)
 }
 
-/// Raw scores (0..1) for reading, browsing, watching.
+/// Hand-set reading evidence (Campbell & Maglio style, extended with the coarse
+/// sawtooth): each cue is mapped linearly from `lo` (no evidence) to `hi` (full evidence),
+/// the weighted mean is the reading score, and `sigmoid(gain · (score − threshold))` the
+/// reading probability. Not fitted to data: the cues are rate independent, so the same
+/// rule serves webcam and lab rates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReadingRule {
+    /// Forward reading saccades among fixation transitions: (lo, hi, weight).
+    pub forward: (f64, f64, f64),
+    /// Net rightward share of small steps: (lo, hi, weight).
+    pub progression: (f64, f64, f64),
+    /// Read line + return sweep cycles per second: (lo, hi, weight).
+    pub line_cycles: (f64, f64, f64),
+    /// Share of rightward horizontal steps: (lo, hi, weight).
+    pub rightward: (f64, f64, f64),
+    /// Transitions fitting no reading pattern — counts against reading: (lo, hi, weight).
+    pub unrelated: (f64, f64, f64),
+    /// Share of time in smooth pursuit that vetoes reading (text does not move): the score
+    /// is multiplied by `1 − ramp(pursuit, lo, hi)`.
+    pub pursuit_veto: (f64, f64),
+    /// Score at which the reading probability is 0.5.
+    pub threshold: f64,
+    /// Steepness of the probability around the threshold.
+    pub gain: f64,
+}
+
+impl Default for ReadingRule {
+    fn default() -> Self {
+        ReadingRule {
+            forward: (0.25, 0.6, 1.0),
+            progression: (0.1, 0.5, 1.0),
+            line_cycles: (0.05, 0.3, 1.0),
+            rightward: (0.5, 0.66, 0.5),
+            unrelated: (0.2, 0.5, 0.5),
+            pursuit_veto: (0.03, 0.15),
+            threshold: 0.7,
+            gain: 12.0,
+        }
+    }
+}
+
+impl ReadingRule {
+    /// Reading score in 0..1 (weighted mean of the cues).
+    pub fn score(&self, f: &WindowFeatures) -> f64 {
+        let cue = |v: f64, (lo, hi, w): (f64, f64, f64)| (w, w * ramp(v, lo, hi));
+        let parts = [
+            cue(f.fwd_frac, self.forward),
+            cue(f.progression, self.progression),
+            cue(f.line_cycles, self.line_cycles),
+            cue(f.right_frac, self.rightward),
+        ];
+        let (uw, u) = cue(f.unrelated_frac, self.unrelated);
+        let wsum: f64 = parts.iter().map(|p| p.0).sum::<f64>() + uw;
+        let s: f64 = parts.iter().map(|p| p.1).sum::<f64>() + (uw - u);
+        let veto = 1.0 - ramp(f.pursuit_frac, self.pursuit_veto.0, self.pursuit_veto.1);
+        if wsum > 0.0 && s.is_finite() {
+            (veto * s / wsum).clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    }
+
+    /// Reading probability.
+    pub fn probability(&self, f: &WindowFeatures) -> f64 {
+        let z = self.gain * (self.score(f) - self.threshold);
+        if z.is_finite() {
+            1.0 / (1.0 + (-z).exp())
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Raw scores (0..1) for reading, browsing, watching. The rate-specific linear model gives
+/// all three; the hand-set reading rule can only raise P(reading) (it catches clean reading
+/// the fitted model has seen too little of), the rest is split as the model says.
 pub(crate) fn scores(f: &WindowFeatures, cfg: &ActivityConfig, lab: bool) -> [f64; 3] {
     let model = if lab {
         &cfg.model_lab
     } else {
         &cfg.model_webcam
     };
-    model.probabilities(&f.vector())
+    let p = model.probabilities(&f.vector());
+    let rest = p[1] + p[2];
+    let (b, w) = if rest > 1e-12 {
+        (p[1] / rest, p[2] / rest)
+    } else {
+        (0.5, 0.5)
+    };
+    let r = p[0].max(cfg.reading.probability(f));
+    [r, (1.0 - r) * b, (1.0 - r) * w]
 }

@@ -28,6 +28,6 @@ pub use events::{
     DetectorMode, EventDetector, EyeEvent, EyeMovement, RATE_PROBE_SAMPLES, detect_events,
     label_samples,
 };
-pub use features::{FEATURE_NAMES, LinearModel, N_FEATURES, WindowFeatures};
+pub use features::{FEATURE_NAMES, LinearModel, N_FEATURES, ReadingRule, WindowFeatures};
 pub use geometry::ScreenGeometry;
 pub use sample::GazeSample;
