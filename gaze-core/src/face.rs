@@ -151,6 +151,9 @@ pub struct FaceDetector {
     pub min_score: f32,
     /// IoU above which detections are merged.
     pub nms_threshold: f32,
+    /// Minimum score of a face found in a tile by [`FaceDetector::detect_tiled`]; stricter
+    /// than `min_score` because many small windows give many chances for false positives.
+    pub tile_min_score: f32,
 }
 
 impl FaceDetector {
@@ -169,33 +172,134 @@ impl FaceDetector {
             outputs: Vector::new(),
             min_score,
             nms_threshold: 0.3,
+            tile_min_score: 0.75,
         })
     }
 
     /// Detects faces in `image` (any size; `to_rgb` converts its channel layout to RGB, `None`
-    /// when it already is RGB). Faces come back sorted by score.
+    /// when it already is RGB). The whole image is letterboxed into the network's 128×128
+    /// input, which suits faces larger than about a fifth of the image (webcams). Faces come
+    /// back sorted by score.
     pub fn detect(&mut self, image: &Mat, to_rgb: Option<i32>) -> Result<Vec<Face>> {
         let (w, h) = (image.cols() as f32, image.rows() as f32);
         if w < 1.0 || h < 1.0 {
             return Ok(Vec::new());
         }
-        // Letterbox: scale the long side to 128 and centre the other.
-        let s = INPUT as f32 / w.max(h);
-        let ox = (INPUT as f32 - w * s) / 2.0;
-        let oy = (INPUT as f32 - h * s) / 2.0;
-        // Sample pixel centres consistently: dst = s*src + o (with half-pixel alignment).
-        let tx = ox + 0.5 * s - 0.5;
-        let ty = oy + 0.5 * s - 0.5;
+        let side = w.max(h);
+        let dets = self.run_window(image, (w - side) / 2.0, (h - side) / 2.0, side, to_rgb)?;
+        Ok(weighted_nms(dets, self.nms_threshold)
+            .into_iter()
+            .map(to_face)
+            .collect())
+    }
+
+    /// Like [`FaceDetector::detect`], and also searches overlapping square tiles (half, quarter,
+    /// … of the long side, down to `min_tile` pixels) for faces too small for the whole-image
+    /// pass (group photos, stills from a distance). Costs one network run per tile.
+    pub fn detect_tiled(
+        &mut self,
+        image: &Mat,
+        to_rgb: Option<i32>,
+        min_tile: f32,
+    ) -> Result<Vec<Face>> {
+        let (w, h) = (image.cols() as f32, image.rows() as f32);
+        if w < 1.0 || h < 1.0 {
+            return Ok(Vec::new());
+        }
+        let mut side = w.max(h);
+        let mut dets = self.run_window(image, (w - side) / 2.0, (h - side) / 2.0, side, to_rgb)?;
+        side /= 2.0;
+        while side >= min_tile.max(32.0) {
+            let step = side / 2.0;
+            let nx = ((w - side) / step).ceil().max(0.0) as usize + 1;
+            let ny = ((h - side) / step).ceil().max(0.0) as usize + 1;
+            for j in 0..ny {
+                for i in 0..nx {
+                    let x0 = (i as f32 * step).min((w - side).max(0.0));
+                    let y0 = (j as f32 * step).min((h - side).max(0.0));
+                    let min = self.tile_min_score.max(self.min_score);
+                    dets.extend(
+                        self.run_window(image, x0, y0, side, to_rgb)?
+                            .into_iter()
+                            .filter(|d| d.score >= min),
+                    );
+                }
+            }
+            side /= 2.0;
+        }
+        Ok(weighted_nms(dets, self.nms_threshold)
+            .into_iter()
+            .map(to_face)
+            .collect())
+    }
+
+    /// Runs the network on the square window of side `side` whose top-left corner is at
+    /// (`x0`, `y0`) (continuous image coordinates; parts outside the image are black) and
+    /// returns raw detections in image pixels.
+    fn run_window(
+        &mut self,
+        image: &Mat,
+        x0: f32,
+        y0: f32,
+        side: f32,
+        to_rgb: Option<i32>,
+    ) -> Result<Vec<RawDetection>> {
+        let s = INPUT as f32 / side;
+        // Pixel centres: u + 0.5 = s * (x + 0.5 - x0).
+        let tx = s * (0.5 - x0) - 0.5;
+        let ty = s * (0.5 - y0) - 0.5;
         let m = Mat::from_slice_2d(&[[s as f64, 0.0, tx as f64], [0.0, s as f64, ty as f64]])?;
-        imgproc::warp_affine(
-            image,
-            &mut self.letterbox,
-            &m,
-            Size::new(INPUT, INPUT),
-            imgproc::INTER_LINEAR,
-            core::BORDER_CONSTANT,
-            Scalar::all(0.0),
-        )?;
+        let interpolation = if s < 0.5 {
+            imgproc::INTER_AREA
+        } else {
+            imgproc::INTER_LINEAR
+        };
+        if s < 0.5 {
+            // Area averaging avoids aliasing when shrinking a lot; warpAffine has no area mode.
+            let (w, h) = (image.cols(), image.rows());
+            let x_lo = x0.max(0.0) as i32;
+            let y_lo = y0.max(0.0) as i32;
+            let x_hi = ((x0 + side).ceil() as i32).min(w);
+            let y_hi = ((y0 + side).ceil() as i32).min(h);
+            let roi = Mat::roi(
+                image,
+                core::Rect::new(x_lo, y_lo, (x_hi - x_lo).max(1), (y_hi - y_lo).max(1)),
+            )?;
+            let small_w = (((x_hi - x_lo) as f32) * s).round().max(1.0) as i32;
+            let small_h = (((y_hi - y_lo) as f32) * s).round().max(1.0) as i32;
+            let mut small = Mat::default();
+            imgproc::resize(
+                &roi,
+                &mut small,
+                Size::new(small_w, small_h),
+                0.0,
+                0.0,
+                interpolation,
+            )?;
+            self.letterbox =
+                Mat::new_rows_cols_with_default(INPUT, INPUT, small.typ(), Scalar::all(0.0))?;
+            let dx = ((x_lo as f32 - x0) * s)
+                .round()
+                .clamp(0.0, (INPUT - small_w).max(0) as f32) as i32;
+            let dy = ((y_lo as f32 - y0) * s)
+                .round()
+                .clamp(0.0, (INPUT - small_h).max(0) as f32) as i32;
+            let cw = small_w.min(INPUT - dx);
+            let ch = small_h.min(INPUT - dy);
+            let src = Mat::roi(&small, core::Rect::new(0, 0, cw, ch))?;
+            let mut dst = Mat::roi_mut(&mut self.letterbox, core::Rect::new(dx, dy, cw, ch))?;
+            src.copy_to(&mut dst)?;
+        } else {
+            imgproc::warp_affine(
+                image,
+                &mut self.letterbox,
+                &m,
+                Size::new(INPUT, INPUT),
+                interpolation,
+                core::BORDER_CONSTANT,
+                Scalar::all(0.0),
+            )?;
+        }
         let rgb = match to_rgb {
             Some(code) => {
                 imgproc::cvt_color_def(&self.letterbox, &mut self.rgb, code)?;
@@ -230,41 +334,44 @@ impl FaceDetector {
                 ),
             });
         }
-        let dets = weighted_nms(
-            decode(reg, sc, &self.anchors, self.min_score),
-            self.nms_threshold,
-        );
-        let to_img = |nx: f32, ny: f32| {
-            Point::new(
-                (nx * INPUT as f32 - ox) / s - 0.5,
-                (ny * INPUT as f32 - oy) / s - 0.5,
-            )
-        };
-        Ok(dets
+        // Normalised window coordinates → image pixel indices.
+        let to_img = |n: f32, o: f32| n * side + o - 0.5;
+        Ok(decode(reg, sc, &self.anchors, self.min_score)
             .into_iter()
-            .map(|d| {
-                let p0 = to_img(d.bbox[0], d.bbox[1]);
-                let p1 = to_img(d.bbox[2], d.bbox[3]);
-                let kp = |k: usize| to_img(d.keypoints[k][0], d.keypoints[k][1]);
-                Face {
-                    bbox: BoundingBox {
-                        x: p0.x,
-                        y: p0.y,
-                        w: p1.x - p0.x,
-                        h: p1.y - p0.y,
-                    },
-                    keypoints: FaceKeypoints {
-                        right_eye: kp(0),
-                        left_eye: kp(1),
-                        nose_tip: kp(2),
-                        mouth: kp(3),
-                        right_ear: kp(4),
-                        left_ear: kp(5),
-                    },
-                    score: d.score,
+            .map(|mut d| {
+                d.bbox = [
+                    to_img(d.bbox[0], x0),
+                    to_img(d.bbox[1], y0),
+                    to_img(d.bbox[2], x0),
+                    to_img(d.bbox[3], y0),
+                ];
+                for k in d.keypoints.iter_mut() {
+                    *k = [to_img(k[0], x0), to_img(k[1], y0)];
                 }
+                d
             })
             .collect())
+    }
+}
+
+fn to_face(d: RawDetection) -> Face {
+    let p = |k: usize| Point::new(d.keypoints[k][0], d.keypoints[k][1]);
+    Face {
+        bbox: BoundingBox {
+            x: d.bbox[0],
+            y: d.bbox[1],
+            w: d.bbox[2] - d.bbox[0],
+            h: d.bbox[3] - d.bbox[1],
+        },
+        keypoints: FaceKeypoints {
+            right_eye: p(0),
+            left_eye: p(1),
+            nose_tip: p(2),
+            mouth: p(3),
+            right_ear: p(4),
+            left_ear: p(5),
+        },
+        score: d.score,
     }
 }
 

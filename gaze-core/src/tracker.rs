@@ -7,7 +7,7 @@
 use crate::blink::{BlinkConfig, BlinkDetector};
 use crate::calibration::{Calibration, GazeFeatures};
 use crate::error::{GazeError, Result};
-use crate::face::FaceDetector;
+pub use crate::face::FaceDetector;
 use crate::frame::{Frame, PixelFormat};
 use crate::gaze::{self, DirectionConfig, EyeGaze};
 use crate::head_pose::{HeadPoseEstimator, PosePoints};
@@ -49,6 +49,13 @@ pub struct TrackerConfig {
     /// Keep the eye crops in place while the eyes move less than this fraction of the crop
     /// size (steadier landmarks, and it lets `reuse_max_diff` apply).
     pub crop_hold: f32,
+    /// When the whole frame has no face, also search overlapping tiles for small faces
+    /// (stills, group photos, faces far from the camera). Up to ~20 extra detector runs on
+    /// such frames, so it is off by default for video.
+    pub search_tiles: bool,
+    /// Right after a detection, run the iris network a second time on crops centred on the
+    /// irises it found (sharper landmarks on the first frame, one extra network run).
+    pub refine_after_detect: bool,
     /// Gaze smoothing (None: raw values).
     pub smoothing: Option<OneEuroParams>,
     /// Blink detection.
@@ -68,6 +75,8 @@ impl Default for TrackerConfig {
             detection_eye_crop: 1.0,
             reuse_max_diff: 6.0,
             reuse_max_shift: 3,
+            search_tiles: false,
+            refine_after_detect: true,
             crop_hold: 0.02,
             smoothing: Some(OneEuroParams::default()),
             blink: BlinkConfig::default(),
@@ -157,6 +166,8 @@ pub struct Tracker {
     state: Option<TrackState>,
     /// The current frame's landmarks were reused (crops kept in place).
     reused: bool,
+    /// The crops in the state come straight from detector keypoints.
+    fresh_rois: bool,
 }
 
 /// A similarity transform (scale·rotation + translation) mapping `from` eye pair to `to`.
@@ -206,6 +217,27 @@ fn wrap(frame: &Frame<'_>) -> Result<Mat> {
     Ok(mat)
 }
 
+/// Crops for both eyes: centred on `a` (image-left eye) and `b`, sized `k` × their distance,
+/// rotated along the line between them; the image-right eye is mirrored.
+fn eye_rois(a: Point, b: Point, k: f32) -> [EyeRoi; 2] {
+    let size = a.dist(b) * k;
+    let angle = (b.y - a.y).atan2(b.x - a.x);
+    [
+        EyeRoi {
+            center: a,
+            size,
+            angle,
+            flip: false,
+        },
+        EyeRoi {
+            center: b,
+            size,
+            angle,
+            flip: true,
+        },
+    ]
+}
+
 /// Checks that the model output looks like an eye in the crop it came from.
 fn plausible(lm: &EyeLandmarks, roi: &EyeRoi) -> bool {
     let eye = &lm.contour;
@@ -216,7 +248,7 @@ fn plausible(lm: &EyeLandmarks, roi: &EyeRoi) -> bool {
         .iter()
         .chain(eye.iter())
         .all(|p| p.x.is_finite() && p.y.is_finite())
-        && (0.3..0.65).contains(&ratio)
+        && (0.18..0.7).contains(&ratio)
         && iris_off < 0.3
 }
 
@@ -246,6 +278,7 @@ impl Tracker {
             head: HeadPoseEstimator::default(),
             state: None,
             reused: false,
+            fresh_rois: false,
         })
     }
 
@@ -278,7 +311,6 @@ impl Tracker {
     pub fn process(&mut self, frame: &Frame<'_>) -> Result<FrameResult> {
         let mat = wrap(frame)?;
         let to_rgb = to_rgb_code(frame.format());
-        let t = frame.timestamp_ms();
         let must_detect = match &self.state {
             None => true,
             Some(s) => {
@@ -304,20 +336,73 @@ impl Tracker {
             }
             landmarks = self.run_iris(&mat, to_rgb, false)?;
         }
+        self.complete(frame, &mat, to_rgb, landmarks, detected_now)
+    }
+
+    /// Processes a frame using `face` (e.g. one of several that [`FaceDetector::detect`]
+    /// found) instead of running the detector: for multi-face images or an external detector.
+    /// Tracking continues from this face on later [`Tracker::process`] calls.
+    pub fn process_with_face(&mut self, frame: &Frame<'_>, face: &Face) -> Result<FrameResult> {
+        let mat = wrap(frame)?;
+        let to_rgb = to_rgb_code(frame.format());
+        self.state = None;
+        self.adopt_face(*face);
+        self.reused = false;
+        let landmarks = self.run_iris(&mat, to_rgb, false)?;
+        self.complete(frame, &mat, to_rgb, landmarks, true)
+    }
+
+    /// Refines fresh crops if configured, then builds the result.
+    fn complete(
+        &mut self,
+        frame: &Frame<'_>,
+        mat: &Mat,
+        to_rgb: Option<i32>,
+        mut landmarks: Option<[EyeLandmarks; 2]>,
+        detected_now: bool,
+    ) -> Result<FrameResult> {
+        if let (true, true, Some([l, r])) =
+            (self.fresh_rois, self.config.refine_after_detect, &landmarks)
+        {
+            let rois = eye_rois(l.iris[0], r.iris[0], self.config.detection_eye_crop);
+            if let Some(s) = self.state.as_mut() {
+                s.rois = rois;
+                s.last = None;
+            }
+            if let Some(refined) = self.run_iris(mat, to_rgb, false)? {
+                landmarks = Some(refined);
+            }
+        }
+        self.fresh_rois = false;
         let Some([left_img, right_img]) = landmarks else {
             self.state = None;
             return Ok(self.no_face(frame));
         };
-        Ok(self.finish(frame, t, left_img, right_img, detected_now))
+        Ok(self.finish(
+            frame,
+            frame.timestamp_ms(),
+            left_img,
+            right_img,
+            detected_now,
+        ))
     }
 
     /// Runs the detector; on success updates the track state. Returns whether a face was found.
     fn detect(&mut self, mat: &Mat, to_rgb: Option<i32>) -> Result<bool> {
-        let faces = self.detector.detect(mat, to_rgb)?;
+        let mut faces = self.detector.detect(mat, to_rgb)?;
+        if faces.is_empty() && self.config.search_tiles {
+            faces = self.detector.detect_tiled(mat, to_rgb, 64.0)?;
+        }
         let Some(face) = faces.into_iter().next() else {
             self.state = None;
             return Ok(false);
         };
+        self.adopt_face(face);
+        Ok(true)
+    }
+
+    /// Makes `face` the tracked face (after a detection, or one chosen by the caller).
+    fn adopt_face(&mut self, face: Face) {
         let k = face.keypoints;
         // Image-left eye is the subject's right in an unmirrored frame.
         let (a, b) = if k.right_eye.x <= k.left_eye.x {
@@ -331,25 +416,8 @@ impl Tracker {
             let tol = 0.25 * a.dist(b);
             (s.rois[0].center.dist(a) < tol && s.rois[1].center.dist(b) < tol).then_some(s.rois)
         });
-        let rois = keep_rois.unwrap_or_else(|| {
-            let iod = a.dist(b);
-            let angle = (b.y - a.y).atan2(b.x - a.x);
-            let size = iod * self.config.detection_eye_crop;
-            [
-                EyeRoi {
-                    center: a,
-                    size,
-                    angle,
-                    flip: false,
-                },
-                EyeRoi {
-                    center: b,
-                    size,
-                    angle,
-                    flip: true,
-                },
-            ]
-        });
+        self.fresh_rois = keep_rois.is_none();
+        let rois = keep_rois.unwrap_or_else(|| eye_rois(a, b, self.config.detection_eye_crop));
         let anchor = match &self.state {
             Some(_) if keep_rois.is_some() => (rois[0].center, rois[1].center),
             _ => (a, b),
@@ -361,7 +429,6 @@ impl Tracker {
             frames_since_detect: 0,
             last: None,
         });
-        Ok(true)
     }
 
     /// The detected face moved along with the eyes since the detection.
@@ -496,28 +563,15 @@ impl Tracker {
                 // crop scale feed back on itself and shrink.
                 let a = right_eye.center;
                 let b = left_eye.center;
-                let size = a.dist(b) * self.config.detection_eye_crop;
-                let angle = (b.y - a.y).atan2(b.x - a.x);
+                let [ra, rb] = eye_rois(a, b, self.config.detection_eye_crop);
+                let (size, angle) = (ra.size, ra.angle);
                 let hold = self.config.crop_hold * s.rois[0].size;
                 let steady = s.rois[0].center.dist(a) <= hold
                     && s.rois[1].center.dist(b) <= hold
                     && (size - s.rois[0].size).abs() <= 2.0 * hold
                     && (angle - s.rois[0].angle).abs() <= 2.0 * self.config.crop_hold;
                 if !steady && !self.reused {
-                    s.rois = [
-                        EyeRoi {
-                            center: a,
-                            size,
-                            angle,
-                            flip: false,
-                        },
-                        EyeRoi {
-                            center: b,
-                            size,
-                            angle,
-                            flip: true,
-                        },
-                    ];
+                    s.rois = [ra, rb];
                     s.last = None;
                 }
                 if detected_now {
