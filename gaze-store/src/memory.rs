@@ -327,7 +327,7 @@ impl Store for MemoryStore {
         validate::session_id(session_id)?;
         validate::checkpoint(&checkpoint)?;
         validate::blob("state", &serde_json::to_string(&checkpoint.state)?)?;
-        validate::blob("report", &serde_json::to_string(&checkpoint.report)?)?;
+        validate::report(&checkpoint.report)?;
         let cap = self.cfg.max_timeline_len;
         let mut g = self.lock();
         let s = g.session_mut(session_id)?;
@@ -350,7 +350,7 @@ impl Store for MemoryStore {
 
     async fn end_session(&self, session_id: &str, report: SessionReport) -> Result<SessionRecord> {
         validate::session_id(session_id)?;
-        validate::blob("report", &serde_json::to_string(&report)?)?;
+        validate::report(&report)?;
         let mut g = self.lock();
         let s = g.session_mut(session_id)?;
         if s.record.status == SessionStatus::Ended {

@@ -968,8 +968,7 @@ impl Store for RedisStore {
         validate::checkpoint(&checkpoint)?;
         let state = serde_json::to_string(&checkpoint.state)?;
         validate::blob("state", &state)?;
-        let report = serde_json::to_string(&checkpoint.report)?;
-        validate::blob("report", &report)?;
+        let report = validate::report(&checkpoint.report)?;
         let segments = checkpoint
             .segments
             .iter()
@@ -1010,8 +1009,7 @@ impl Store for RedisStore {
 
     async fn end_session(&self, session_id: &str, report: SessionReport) -> Result<SessionRecord> {
         let owner = validate::session_id(session_id)?.to_owned();
-        let json = serde_json::to_string(&report)?;
-        validate::blob("report", &json)?;
+        let json = validate::report(&report)?;
         let key = k_session(&owner, session_id);
         let now = crypto::now_ms();
         let r: i64 = self

@@ -63,8 +63,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn get_calibration_json(&self, user_id: &str) -> Result<Option<serde_json::Value>>;
 
     /// Stores (replaces) the user's [`Calibration`] (serialized with serde).
+    /// `Invalid` if it does not survive a JSON round trip (NaN/infinite numbers).
     async fn set_calibration(&self, user_id: &str, calibration: &Calibration) -> Result<()> {
         let json = serde_json::to_value(calibration)?;
+        if serde_json::from_value::<Calibration>(json.clone()).is_err() {
+            return Err(crate::StoreError::Invalid(
+                "calibration contains non-finite numbers (NaN or infinity)".into(),
+            ));
+        }
         self.set_calibration_json(user_id, json).await
     }
 

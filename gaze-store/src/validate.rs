@@ -3,6 +3,7 @@
 use crate::config::*;
 use crate::error::{Result, StoreError};
 use crate::types::{Checkpoint, NewSession, NewUser, PageRequest};
+use gaze_core::SessionReport;
 
 pub(crate) fn username(name: &str) -> Result<()> {
     if !USERNAME_LEN.contains(&name.len()) {
@@ -96,7 +97,29 @@ pub(crate) fn checkpoint(c: &Checkpoint) -> Result<()> {
             "at most {MAX_SEGMENTS_PER_CHECKPOINT} segments per checkpoint"
         )));
     }
+    if c.segments
+        .iter()
+        .any(|s| !s.start_ms.is_finite() || !s.end_ms.is_finite())
+    {
+        return Err(StoreError::invalid(
+            "timeline segment with a non-finite time",
+        ));
+    }
     Ok(())
+}
+
+/// Serializes a report and checks it reads back: JSON has no NaN/infinity (serde_json writes
+/// them as `null`, which would make the stored record unreadable), so such reports are
+/// rejected here rather than stored.
+pub(crate) fn report(r: &SessionReport) -> Result<String> {
+    let json = serde_json::to_string(r)?;
+    blob("report", &json)?;
+    if serde_json::from_str::<SessionReport>(&json).is_err() {
+        return Err(StoreError::invalid(
+            "report contains non-finite numbers (NaN or infinity)",
+        ));
+    }
+    Ok(json)
 }
 
 pub(crate) fn blob(what: &str, json: &str) -> Result<()> {

@@ -187,6 +187,16 @@ pub async fn input_limits(s: &S) {
     assert!(is_invalid(s.checkpoint(&sess.id, big).await));
     let many = checkpoint(&sess.id, 1, 0..MAX_SEGMENTS_PER_CHECKPOINT + 1);
     assert!(is_invalid(s.checkpoint(&sess.id, many).await));
+    // NaN/infinity cannot be stored (JSON has no such numbers; the record would not read back)
+    let mut nan = checkpoint(&sess.id, 1, 0..1);
+    nan.report.blink_rate_per_min = f64::NAN;
+    assert!(is_invalid(s.checkpoint(&sess.id, nan).await));
+    let mut inf = checkpoint(&sess.id, 1, 0..1);
+    inf.segments[0].end_ms = f64::INFINITY;
+    assert!(is_invalid(s.checkpoint(&sess.id, inf).await));
+    let mut nan_end = report(&sess.id, 1.0);
+    nan_end.duration = f64::NAN;
+    assert!(is_invalid(s.end_session(&sess.id, nan_end).await));
     for limit in [MAX_PAGE_SIZE + 1, 10_000] {
         assert!(is_invalid(s.list_sessions(PageRequest::first(limit)).await));
         assert!(is_invalid(
@@ -202,7 +212,10 @@ pub async fn input_limits(s: &S) {
     ));
     assert!(is_invalid(s.issue_token(&u.id, Duration::ZERO).await));
     // nothing was stored by the rejected calls
-    assert_eq!(s.get_session(&sess.id).await.unwrap().checkpoint_seq, 0);
+    let rec = s.get_session(&sess.id).await.unwrap();
+    assert_eq!(rec.checkpoint_seq, 0);
+    assert_eq!(rec.status, SessionStatus::Live);
+    assert!(s.get_timeline(&sess.id).await.unwrap().is_empty());
 }
 
 pub async fn concurrent_registration(s: &S) {
