@@ -7,7 +7,7 @@
 //! `frame[:, ::2]`, flipped views, broadcast arrays) is copied once into a packed buffer,
 //! because a [`gaze_core::Frame`] only describes row strides.
 
-use gaze_core::{Frame, PixelFormat};
+use gaze_core::{Frame, GazeError, PixelFormat};
 use numpy::{
     PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArray,
     PyUntypedArrayMethods,
@@ -123,16 +123,11 @@ impl<'py> PixelView<'py> {
         let (height, width) = (shape[0], shape[1]);
         let (w32, h32) = (side(width), side(height));
         let row = width.saturating_mul(channels);
-        if width == 0 || height == 0 {
-            return Ok(PixelView {
-                array,
-                copy: Some(Vec::new()),
-                len: 0,
-                width: w32,
-                height: h32,
-                stride: row,
-                format,
-            });
+        // gaze-core's own size checks first (empty, too large), before any copy is made: an
+        // empty buffer passes every check of `Frame::new` except the buffer size.
+        match Frame::new(&[], w32, h32, row, format, 0.0) {
+            Err(GazeError::BufferTooSmall { .. }) | Ok(_) => {}
+            Err(e) => return Err(e.into()),
         }
         let strides = untyped.strides().to_vec();
         // A stride only matters for a dimension longer than 1.

@@ -127,3 +127,13 @@ def test_random_inputs_never_crash():
             assert str(e)
             outcomes[type(e).__name__] += 1
     assert all(v > 0 for v in outcomes.values()), outcomes
+
+
+def test_huge_broadcast_views_are_rejected_before_any_copy(tracker):
+    # 100000 x 100000 x 3 (30 GB if copied) through a zero-stride view: rejected as too large.
+    huge = np.broadcast_to(np.uint8(0), (100_000, 100_000, 3))
+    with pytest.raises(ValueError, match="maximum"):
+        tracker.process(huge, timestamp_ms=0.0)
+    wide = np.broadcast_to(np.uint8(0), (2, 10**9))
+    with pytest.raises(ValueError, match="maximum"):
+        tracker.process(wide, timestamp_ms=0.0)
