@@ -16,8 +16,12 @@ pub const MAX_EMAIL_LEN: usize = 254;
 pub const MAX_SOURCE_LEN: usize = 128;
 /// Most timeline segments one checkpoint may carry.
 pub const MAX_SEGMENTS_PER_CHECKPOINT: usize = 10_000;
-/// Largest serialized checkpoint `state`, report or calibration (bytes of JSON).
-pub const MAX_BLOB_BYTES: usize = 1 << 20;
+/// Largest serialized checkpoint `state` or session report (bytes of JSON). Generous on
+/// purpose: a final report carries the whole timeline and the resume state may too, and a
+/// long session must never become impossible to checkpoint or end.
+pub const MAX_SESSION_BLOB_BYTES: usize = 16 << 20;
+/// Largest serialized calibration (bytes of JSON).
+pub const MAX_CALIBRATION_BYTES: usize = 1 << 20;
 /// Longest token lifetime accepted by `issue_token`.
 pub const MAX_TOKEN_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
 

@@ -91,7 +91,7 @@ pub struct Checkpoint {
     pub report: SessionReport,
     /// Timeline segments closed since the previous checkpoint (≤ 10 000 per checkpoint).
     pub segments: Vec<TimelineSegment>,
-    /// Opaque state the server needs to resume its accounting (≤ 1 MiB as JSON).
+    /// Opaque state the server needs to resume its accounting (≤ 16 MiB as JSON).
     pub state: serde_json::Value,
 }
 

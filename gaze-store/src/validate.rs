@@ -123,9 +123,14 @@ pub(crate) fn report(r: &SessionReport) -> Result<String> {
 }
 
 pub(crate) fn blob(what: &str, json: &str) -> Result<()> {
-    if json.len() > MAX_BLOB_BYTES {
+    let max = if what == "calibration" {
+        MAX_CALIBRATION_BYTES
+    } else {
+        MAX_SESSION_BLOB_BYTES
+    };
+    if json.len() > max {
         return Err(StoreError::invalid(format!(
-            "{what} is larger than {MAX_BLOB_BYTES} bytes"
+            "{what} is larger than {max} bytes"
         )));
     }
     Ok(())

@@ -183,7 +183,7 @@ pub async fn input_limits(s: &S) {
         s.checkpoint(&sess.id, checkpoint(&sess.id, 0, 0..1)).await
     ));
     let mut big = checkpoint(&sess.id, 1, 0..1);
-    big.state = serde_json::Value::String("x".repeat(MAX_BLOB_BYTES + 1));
+    big.state = serde_json::Value::String("x".repeat(MAX_SESSION_BLOB_BYTES + 1));
     assert!(is_invalid(s.checkpoint(&sess.id, big).await));
     let many = checkpoint(&sess.id, 1, 0..MAX_SEGMENTS_PER_CHECKPOINT + 1);
     assert!(is_invalid(s.checkpoint(&sess.id, many).await));
@@ -271,7 +271,7 @@ pub async fn calibration(s: &S) {
         s.get_calibration_json("0000000000000000").await
     ));
     assert!(is_not_found(s.get_calibration("0000000000000000").await));
-    let huge = serde_json::Value::String("x".repeat(MAX_BLOB_BYTES + 1));
+    let huge = serde_json::Value::String("x".repeat(MAX_CALIBRATION_BYTES + 1));
     assert!(is_invalid(s.set_calibration_json(&u.id, huge).await));
 }
 
