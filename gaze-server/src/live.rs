@@ -38,6 +38,37 @@ pub struct FrameInput {
     pub timestamp_ms: f64,
 }
 
+/// The single pending-frame slot of a track connection: a new frame replaces the waiting
+/// one (latest wins), so a connection holds at most one frame besides the one in work.
+#[derive(Debug, Default)]
+pub struct FrameSlot {
+    frame: Mutex<Option<FrameInput>>,
+    dropped: AtomicU64,
+}
+
+impl FrameSlot {
+    /// Stores `f`; returns true when it replaced (dropped) a waiting frame.
+    pub fn put(&self, f: FrameInput) -> bool {
+        let replaced = lock(&self.frame).replace(f).is_some();
+        if replaced {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        replaced
+    }
+    /// Takes the waiting frame.
+    pub fn take(&self) -> Option<FrameInput> {
+        lock(&self.frame).take()
+    }
+    /// True when no frame waits.
+    pub fn is_empty(&self) -> bool {
+        lock(&self.frame).is_none()
+    }
+    /// Frames dropped so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
 /// Size limits applied to every frame.
 #[derive(Debug, Clone, Copy)]
 pub struct FrameLimits {
@@ -382,18 +413,25 @@ pub fn now_ms() -> f64 {
 
 /// Processes one frame on the worker pool and returns the JSON reply. Publishes the reply
 /// to watchers and writes a checkpoint when one is due.
+///
+/// The frame is taken from `slot` only once a worker is free, so under load the freshest
+/// frame is processed and the ones it replaced count as dropped. Returns `None` when the
+/// slot was empty.
 pub async fn process_frame(
     st: &SharedState,
     live: &Arc<LiveSession>,
-    input: FrameInput,
-    dropped: u64,
-) -> AppResult<String> {
+    slot: &FrameSlot,
+) -> AppResult<Option<String>> {
     let permit = st
         .workers
         .clone()
         .acquire_owned()
         .await
         .map_err(|_| AppError::Busy("server is shutting down".into()))?;
+    let Some(input) = slot.take() else {
+        return Ok(None);
+    };
+    let dropped = slot.dropped();
     let engine = live.engine.clone();
     let id = live.id.clone();
     let limits = st.frame_limits();
@@ -419,6 +457,11 @@ pub async fn process_frame(
     if let Err(e) = st.store.publish_live(&live.id, &text).await {
         tracing::debug!(session = %live.id, error = %e, "live publish failed");
     }
+    write_checkpoint(st, live, checkpoint);
+    Ok(Some(text))
+}
+
+fn write_checkpoint(st: &SharedState, live: &Arc<LiveSession>, checkpoint: Option<Checkpoint>) {
     if let Some(cp) = checkpoint {
         let st = st.clone();
         let id = live.id.clone();
@@ -434,7 +477,6 @@ pub async fn process_frame(
             }
         });
     }
-    Ok(text)
 }
 
 /// Ends a live session: finishes the accounting, stores the final report, notifies the

@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 
 use crate::auth::{AuthUser, authenticate, token_from_headers};
 use crate::error::{AppError, AppResult};
-use crate::live::{self, FrameInput, FramePayload, LiveSession, now_ms};
+use crate::live::{self, FrameInput, FramePayload, FrameSlot, LiveSession, now_ms};
 use crate::routes::ApiQuery;
 use crate::state::SharedState;
 
@@ -150,17 +150,13 @@ fn is_capacity_error(e: axum::Error) -> bool {
         .is_some_and(|e| matches!(e, tokio_tungstenite::tungstenite::Error::Capacity(_)))
 }
 
-type Inflight = JoinHandle<AppResult<String>>;
+type Inflight = JoinHandle<AppResult<Option<String>>>;
 
-fn spawn_frame(
-    st: &SharedState,
-    live: &Arc<LiveSession>,
-    input: FrameInput,
-    dropped: u64,
-) -> Inflight {
+fn spawn_frame(st: &SharedState, live: &Arc<LiveSession>, slot: &Arc<FrameSlot>) -> Inflight {
     let st = st.clone();
     let live = live.clone();
-    tokio::spawn(async move { live::process_frame(&st, &live, input, dropped).await })
+    let slot = slot.clone();
+    tokio::spawn(async move { live::process_frame(&st, &live, &slot).await })
 }
 
 /// Turns one incoming message into a frame, a control action, or an error reply.
@@ -273,8 +269,7 @@ async fn run_track(st: &SharedState, socket: &mut WebSocket, live: &Arc<LiveSess
     let mut ended = live.subscribe_end();
     let mut shutdown = st.shutdown_signal();
     let mut inflight: Option<Inflight> = None;
-    let mut pending: Option<FrameInput> = None;
-    let mut dropped: u64 = 0;
+    let slot = Arc::new(FrameSlot::default());
     loop {
         tokio::select! {
             msg = socket.recv() => {
@@ -292,11 +287,11 @@ async fn run_track(st: &SharedState, socket: &mut WebSocket, live: &Arc<LiveSess
                 match parse_incoming(st, msg) {
                     Incoming::Frame(f) => {
                         st.metrics.frames_received.fetch_add(1, Ordering::Relaxed);
-                        if inflight.is_none() {
-                            inflight = Some(spawn_frame(st, live, f, dropped));
-                        } else if pending.replace(f).is_some() {
-                            dropped += 1;
+                        if slot.put(f) {
                             st.metrics.frames_dropped.fetch_add(1, Ordering::Relaxed);
+                        }
+                        if inflight.is_none() {
+                            inflight = Some(spawn_frame(st, live, &slot));
                         }
                     }
                     Incoming::Reply(r) => {
@@ -321,12 +316,14 @@ async fn run_track(st: &SharedState, socket: &mut WebSocket, live: &Arc<LiveSess
                 inflight = None;
                 let text = match res {
                     Ok(Ok(t)) => t,
-                    Ok(Err(e)) => e.to_json(),
-                    Err(e) => AppError::from(e).to_json(),
+                    Ok(Err(e)) => Some(e.to_json()),
+                    Err(e) => Some(AppError::from(e).to_json()),
                 };
-                if !send_json(socket, text).await { break; }
-                if let Some(next) = pending.take() {
-                    inflight = Some(spawn_frame(st, live, next, dropped));
+                if let Some(text) = text {
+                    if !send_json(socket, text).await { break; }
+                }
+                if !slot.is_empty() {
+                    inflight = Some(spawn_frame(st, live, &slot));
                 }
             }
             changed = ended.changed() => {
