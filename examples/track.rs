@@ -1,10 +1,10 @@
-//! Runs the tracker over a video (or a folder-free single image) and prints one JSON line of
-//! gaze per frame, then a summary.
+//! Runs the tracker over a video and prints one JSON line per frame (gaze, direction, activity,
+//! attention), then the session report (the same JSON the server returns from `/session/end`).
 //!
 //! ```text
 //! cargo run --release -p gaze-examples --bin track -- VIDEO [--draw OUT_DIR] [--every-frame]
 //! ```
-use gaze_core::{Frame, PixelFormat, Tracker, TrackerConfig};
+use gaze_core::{ActivityConfig, Frame, PixelFormat, Session, Tracker, TrackerConfig};
 use opencv::core::{Mat, Point as CvPoint, Scalar};
 use opencv::prelude::*;
 use opencv::{imgcodecs, imgproc, videoio};
@@ -43,6 +43,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     let fps = cap.get(videoio::CAP_PROP_FPS)?;
     let fps = if fps > 1.0 { fps } else { 25.0 };
+    let mut session = Session::new("track-example", ActivityConfig::default());
     let mut img = Mat::default();
     let (mut n, mut with_face) = (0u32, 0u32);
     while cap.read(&mut img)? && !img.empty() {
@@ -57,6 +58,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             t,
         )?;
         let r = tracker.process(&frame)?;
+        let live = session.push_frame(&r);
         if r.face.is_some() {
             with_face += 1;
         }
@@ -75,6 +77,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 "head_pose": r.head_pose,
                 "blink": r.blink.closed,
                 "confidence": g.map(|g| g.confidence),
+                "activity": live.activity,
+                "attention": live.attention,
             })
         );
         if let Some(dir) = &draw {
@@ -126,10 +130,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
         n += 1;
     }
+    let report = session.finish();
     eprintln!(
-        "frames: {n}, with face: {with_face} ({:.1}%), blinks: {}",
-        100.0 * with_face as f64 / n.max(1) as f64,
-        0
+        "frames: {n}, with face: {with_face} ({:.1}%)",
+        100.0 * with_face as f64 / n.max(1) as f64
     );
+    println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }

@@ -11,12 +11,12 @@ use opencv::prelude::*;
 /// the origin. Order: subject's right eye outer, right eye inner, left eye inner, left eye
 /// outer, nose tip, mouth centre.
 const MODEL: [[f32; 3]; 6] = [
-    [-45.0, -38.0, 38.0],
-    [-16.0, -40.0, 30.0],
-    [16.0, -40.0, 30.0],
-    [45.0, -38.0, 38.0],
+    [-45.0, -31.0, 36.0],
+    [-16.0, -33.0, 30.0],
+    [16.0, -33.0, 30.0],
+    [45.0, -31.0, 36.0],
     [0.0, 0.0, 0.0],
-    [0.0, 28.0, 14.0],
+    [0.0, 33.0, 12.0],
 ];
 
 /// The 2D points [`HeadPoseEstimator::estimate`] needs, in [`MODEL`] order.
