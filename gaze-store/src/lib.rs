@@ -13,6 +13,8 @@
 //! recommends and the checkpoint/resume flow; [`testing`] starts real `redis-server`s for
 //! integration tests.
 
+#![warn(missing_docs)]
+
 mod config;
 mod connect;
 mod crypto;
