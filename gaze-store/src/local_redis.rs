@@ -364,22 +364,8 @@ impl RedisCluster {
             )));
         }
         let cluster = RedisCluster { nodes };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let all_ok = cluster.nodes.iter().all(|s| {
-                s.command(&["CLUSTER", "INFO"])
-                    .is_ok_and(|i| i.contains("cluster_state:ok"))
-            });
-            if all_ok {
-                return Ok(cluster);
-            }
-            if Instant::now() > deadline {
-                return Err(LocalRedisError::Startup(
-                    "cluster did not reach cluster_state:ok in 30 s".into(),
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        cluster.wait_ok(Duration::from_secs(30))?;
+        Ok(cluster)
     }
 
     fn start_node() -> Result<RedisServer, LocalRedisError> {
@@ -422,5 +408,31 @@ impl RedisCluster {
     /// The nodes.
     pub fn nodes(&self) -> &[RedisServer] {
         &self.nodes
+    }
+
+    /// The nodes, e.g. to [`RedisServer::kill`] and [`RedisServer::restart`] one (it rejoins
+    /// from its `nodes.conf` and AOF; see [`RedisCluster::wait_ok`]).
+    pub fn nodes_mut(&mut self) -> &mut [RedisServer] {
+        &mut self.nodes
+    }
+
+    /// Waits until every running node reports `cluster_state:ok`.
+    pub fn wait_ok(&self, within: Duration) -> Result<(), LocalRedisError> {
+        let deadline = Instant::now() + within;
+        loop {
+            let all_ok = self.nodes.iter().all(|s| {
+                s.command(&["CLUSTER", "INFO"])
+                    .is_ok_and(|i| i.contains("cluster_state:ok"))
+            });
+            if all_ok {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(LocalRedisError::Startup(format!(
+                    "cluster did not reach cluster_state:ok within {within:?}"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }

@@ -197,6 +197,7 @@ async fn redis_restart_mid_session() {
         t0.elapsed()
     );
 
+    eprintln!("redis down: two calls failed in {:?}", t0.elapsed());
     server.restart().expect("restart redis on the same port");
 
     // The same store object recovers by itself.
@@ -350,4 +351,60 @@ async fn live_subscriptions_are_shared_and_released() {
         .await
         .unwrap();
     assert_eq!(m.as_deref(), Some("z"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_node_restart() {
+    let mut cluster = RedisCluster::start(3).expect("start a redis cluster (is redis installed?)");
+    let s = test_store(&cluster.url()).await.unwrap();
+    // Users spread over the slots of all three masters.
+    let mut users = Vec::new();
+    for _ in 0..12 {
+        let u = new_user(&s, "node").await;
+        let sess = new_session(&s, &u.id, 5).await;
+        s.checkpoint(&sess.id, checkpoint(&sess.id, 1, 0..3))
+            .await
+            .unwrap();
+        users.push((u, sess));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    cluster.nodes_mut()[1].kill();
+
+    // Some users live on the dead master: their calls fail quickly with Unavailable.
+    let t0 = Instant::now();
+    let mut failed = 0;
+    for (u, _) in &users {
+        match s.get_user(&u.id).await {
+            Ok(_) => {}
+            Err(e) => {
+                assert!(e.is_transient(), "{e:?}");
+                failed += 1;
+            }
+        }
+    }
+    assert!(failed > 0, "no user was on the killed node");
+    eprintln!(
+        "cluster node down: {failed}/{} calls failed, all 12 answered in {:?}",
+        users.len(),
+        t0.elapsed()
+    );
+    assert!(
+        t0.elapsed() < Duration::from_secs(12 * 3),
+        "{:?}",
+        t0.elapsed()
+    );
+
+    cluster.nodes_mut()[1]
+        .restart()
+        .expect("restart the node on its port");
+    cluster
+        .wait_ok(Duration::from_secs(30))
+        .expect("cluster heals");
+    for (u, sess) in &users {
+        let got = eventually(Duration::from_secs(15), || s.get_user(&u.id)).await;
+        assert_eq!(&got, u);
+        let rec = s.get_session(&sess.id).await.unwrap();
+        assert_eq!(rec.checkpoint_seq, 1);
+        assert_eq!(s.get_timeline(&sess.id).await.unwrap().len(), 3);
+    }
 }
