@@ -81,6 +81,16 @@ for mode, ftmode in (("tracking", "tracking"), ("detect_every_frame", "every")):
     print(f"{mode:<20} {cm:15.3f} {fm:12.3f} {pm:12.3f} {pmed:14.3f} {(pm / cm - 1) * 100:17.1f}% {(pmed / fm - 1) * 100:14.1f}%")
 print("(ms per frame, one core; rust median = examples/frame_times on the same frames in the same order;"
       " best of the rounds)")
+# Rounds alternate Rust and Python, so each round's pair saw similar machine load.
+for mode, ftmode in (("tracking", "tracking"), ("detect_every_frame", "every")):
+    ratios = []
+    for path in sorted(glob.glob(os.path.join(out, "python_*.json"))):
+        r = path.rsplit("_", 1)[1].split(".")[0]
+        rows = [json.loads(l) for l in open(os.path.join(out, f"frame_times_{ftmode}_{r}.jsonl")) if l.strip()]
+        rust = statistics.median(x["ms"] for x in rows)
+        ratios.append(json.load(open(path))[f"gaze_{mode}"]["median_ms"] / rust)
+    print(f"{mode:<20} per-round python/rust median: " + " ".join(f"{x:.3f}" for x in ratios)
+          + f"  -> median overhead {(statistics.median(ratios) - 1) * 100:+.1f}%")
 mp_path = os.path.join(out, "mediapipe.json")
 if os.path.exists(mp_path):
     m = json.load(open(mp_path))
