@@ -334,8 +334,23 @@ impl RedisStore {
     /// Connects to `redis://…` (one server) or `redis+cluster://h1:p1,h2:p2,…` and checks the
     /// connection with a `PING`. `Unavailable` if that fails within `cfg.op_timeout`.
     pub async fn connect(url: &str, cfg: StoreConfig) -> Result<RedisStore> {
+        Self::connect_target(parse_url(url)?, cfg).await
+    }
+
+    /// Connects to a Redis Cluster given its seed nodes as a list of `redis://host:port`
+    /// URLs (the same as `redis+cluster://host:port,…`).
+    pub async fn connect_cluster(nodes: &[String], cfg: StoreConfig) -> Result<RedisStore> {
+        if nodes.is_empty() || nodes.iter().any(|n| !n.starts_with("redis://")) {
+            return Err(StoreError::invalid(
+                "cluster seed nodes must be redis://host:port URLs",
+            ));
+        }
+        Self::connect_target(Target::Cluster(nodes.to_vec()), cfg).await
+    }
+
+    async fn connect_target(target: Target, cfg: StoreConfig) -> Result<RedisStore> {
         let timeout = cfg.op_timeout;
-        let (conn, nodes, backend) = match parse_url(url)? {
+        let (conn, nodes, backend) = match target {
             Target::Single(u) => {
                 let client = redis::Client::open(u.as_str())
                     .map_err(|e| StoreError::invalid(format!("redis URL: {e}")))?;

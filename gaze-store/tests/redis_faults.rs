@@ -138,8 +138,14 @@ async fn delete_user_leaves_no_keys_single() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_user_leaves_no_keys_cluster() {
     let cluster = RedisCluster::start(3).expect("start a redis cluster (is redis installed?)");
-    let s = test_store(&cluster.url()).await.unwrap();
     let urls: Vec<String> = cluster.nodes().iter().map(|n| n.url()).collect();
+    // The list form of the cluster constructor.
+    let s: S = std::sync::Arc::new(
+        RedisStore::connect_cluster(&urls, gaze_store::testing::test_config())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(s.backend(), Backend::RedisCluster);
     delete_leaves_nothing(&s, &urls).await;
 }
 
