@@ -40,6 +40,10 @@ struct Args {
     /// Worker threads of the in-process server (0: one per core).
     #[arg(long, default_value_t = 0)]
     workers: usize,
+    /// Only measure the per-frame CPU cost (JPEG decode, tracking, accounting) on one core
+    /// and exit.
+    #[arg(long)]
+    profile: bool,
     /// Video to take frames from.
     #[arg(
         long,
@@ -269,10 +273,61 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// Serial per-frame cost: decode, track, account (what bounds throughput).
+fn profile(frames: &[String]) -> Result<(), BoxError> {
+    let limits = gaze_server::live::FrameLimits {
+        max_bytes: 4 << 20,
+        max_side: 4096,
+    };
+    let mut tracker = gaze_core::Tracker::new(gaze_core::TrackerConfig::default())?;
+    let mut account = gaze_server::accounting::LiveAccount::new("profile", None);
+    let (mut b64_ms, mut dec_ms, mut trk_ms, mut acc_ms) = (0.0, 0.0, 0.0, 0.0);
+    let rounds = 3;
+    let mut n = 0u32;
+    for round in 0..rounds {
+        for (i, f) in frames.iter().enumerate() {
+            let t0 = Instant::now();
+            let bytes = gaze_server::live::decode_base64_image(f, limits.max_bytes)?;
+            let t1 = Instant::now();
+            let img = gaze_server::live::decode_image(&bytes, limits)?;
+            let t2 = Instant::now();
+            let (w, h) = img.dimensions();
+            let ts = (round * frames.len() + i) as f64 * 66.7;
+            let frame =
+                gaze_core::Frame::packed(img.as_raw(), w, h, gaze_core::PixelFormat::Rgb8, ts)?;
+            let r = tracker.process(&frame)?;
+            let t3 = Instant::now();
+            account.push(&r);
+            let t4 = Instant::now();
+            if round > 0 {
+                b64_ms += (t1 - t0).as_secs_f64() * 1e3;
+                dec_ms += (t2 - t1).as_secs_f64() * 1e3;
+                trk_ms += (t3 - t2).as_secs_f64() * 1e3;
+                acc_ms += (t4 - t3).as_secs_f64() * 1e3;
+                n += 1;
+            }
+        }
+    }
+    let k = f64::from(n.max(1));
+    let total = (b64_ms + dec_ms + trk_ms + acc_ms) / k;
+    println!(
+        "per frame (mean of {n}): base64 {:.2} ms, JPEG decode {:.2} ms, track {:.2} ms, account {:.3} ms = {total:.2} ms → {:.0} frames/s per core",
+        b64_ms / k,
+        dec_ms / k,
+        trk_ms / k,
+        acc_ms / k,
+        1000.0 / total
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let args = Args::parse();
     let frames = Arc::new(extract_frames(&args.clip, args.fps)?);
+    if args.profile {
+        return tokio::task::block_in_place(|| profile(&frames));
+    }
     let mut server = None;
     let host = match &args.url {
         Some(u) => u
