@@ -28,9 +28,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_VIDEO = os.path.join(ROOT, "testdata/webcam/webcam_cap12_t18-28s_640x480_25fps.mp4")
 
 
-def ours(video, every_frame, repeat):
+def ours(video, every_frame, repeat, reuse):
     exe = os.path.join(ROOT, "target/release/frame_times")
     cmd = [exe, video, "--repeat", str(repeat)] + (["--every-frame"] if every_frame else [])
+    if reuse is not None:
+        cmd += ["--reuse", str(reuse)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     rows = [json.loads(l) for l in out.splitlines() if l.strip()]
     return rows
@@ -65,6 +67,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("video", nargs="?", default=DEFAULT_VIDEO)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--reuse", type=float, default=None,
+                    help="TrackerConfig.reuse_max_diff for our side (default: the library default)")
     args = ap.parse_args()
     cap = cv2.VideoCapture(args.video)
     frames = []
@@ -75,26 +79,33 @@ def main():
         frames.append(f)
     print(f"{len(frames)} frames from {args.video}")
     rows = []
+    iris_med = iris_p90 = float("nan")
     for every in (False, True):
-        r = ours(args.video, every, args.repeat)
-        mp_t, mp_iris = mediapipe_run(frames, every, args.repeat)
-        ours_t = [x["ms"] for x in r]
+        # Interleave the two sides pass by pass so both see the same machine load.
+        ours_t, mp_t, last, mp_iris = [], [], [], []
+        for _ in range(args.repeat):
+            r = ours(args.video, every, 1, args.reuse)
+            ours_t += [x["ms"] for x in r]
+            last = r
+            t, mp_iris = mediapipe_run(frames, every, 1)
+            mp_t += t
         mo, mm = statistics.median(ours_t), statistics.median(mp_t)
+        mean_o, mean_m = statistics.mean(ours_t), statistics.mean(mp_t)
         name = "detect every frame" if every else "tracking"
-        rows.append((name, mo, mm))
+        rows.append((name, mo, mm, mean_o, mean_m))
         if not every:
-            last = [x for x in r if x["pass"] == args.repeat - 1]
             d = []
             for ro, m in zip(last, mp_iris):
                 if m is None or ro["right_iris"] is None or ro["left_iris"] is None:
                     continue
                 d.append(np.hypot(*np.subtract(ro["right_iris"], m[0])))
                 d.append(np.hypot(*np.subtract(ro["left_iris"], m[1])))
-            iris_med = statistics.median(d) if d else float("nan")
-            iris_p90 = float(np.percentile(d, 90)) if d else float("nan")
-    print(f"{'mode':<20} {'gaze ms':>9} {'mediapipe ms':>13} {'ratio':>7}")
-    for name, mo, mm in rows:
-        print(f"{name:<20} {mo:9.3f} {mm:13.3f} {mo / mm:7.2f}")
+            if d:
+                iris_med = statistics.median(d)
+                iris_p90 = float(np.percentile(d, 90))
+    print(f"{'mode':<20} {'gaze median':>12} {'mediapipe median':>17} {'ratio':>6} {'gaze mean':>10} {'mediapipe mean':>15} {'ratio':>6}")
+    for name, mo, mm, ao, am in rows:
+        print(f"{name:<20} {mo:12.3f} {mm:17.3f} {mo / mm:6.2f} {ao:10.3f} {am:15.3f} {ao / am:6.2f}")
     print(f"iris centre distance to MediaPipe 468/473: median {iris_med:.3f} px, p90 {iris_p90:.3f} px")
 
 
