@@ -66,7 +66,7 @@ pub async fn track(
     ApiQuery(q): ApiQuery<WsQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let token = q.token.or_else(|| token_from_headers(&headers));
+    let token = q.token.or_else(|| upgrade_token(&headers));
     let limit = st.config.ws_hard_limit();
     ws.max_message_size(limit)
         .max_frame_size(limit)
@@ -86,11 +86,33 @@ pub async fn watch(
     ApiQuery(q): ApiQuery<WsQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let token = q.token.or_else(|| token_from_headers(&headers));
+    let token = q.token.or_else(|| upgrade_token(&headers));
     ws.max_message_size(64 * 1024)
         .on_upgrade(move |socket| async move {
             watch_socket(st, socket, session_id, token).await;
         })
+}
+
+/// The token from the upgrade request's headers. A cookie is only trusted when the
+/// request comes from this server's own pages (`Origin` absent or matching `Host`), which
+/// stops other sites from opening sockets with the user's cookie.
+fn upgrade_token(headers: &HeaderMap) -> Option<String> {
+    let has_bearer = headers.contains_key(axum::http::header::AUTHORIZATION);
+    if !has_bearer {
+        let origin = headers
+            .get(axum::http::header::ORIGIN)
+            .and_then(|v| v.to_str().ok());
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|v| v.to_str().ok());
+        if let Some(origin) = origin {
+            let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or(origin);
+            if Some(origin_host.trim_end_matches('/')) != host {
+                return None;
+            }
+        }
+    }
+    token_from_headers(headers)
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &str) {

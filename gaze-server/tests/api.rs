@@ -430,6 +430,33 @@ async fn authz_matrix_user_a_b_anonymous_admin() {
         .expect("reply");
     assert!(r.get("gaze").is_some(), "{r}");
 
+    // Cookie auth on the upgrade only from this server's own pages (no cross-site sockets).
+    let cookie_ws = |origin: String| {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = format!("{}/ws/session/{live}/watch", app.ws_base)
+            .into_client_request()
+            .expect("request");
+        let h = req.headers_mut();
+        h.insert("cookie", format!("gaze_token={a}").parse().expect("header"));
+        h.insert("origin", origin.parse().expect("header"));
+        req
+    };
+    let (mut w, _) = tokio_tungstenite::connect_async(cookie_ws(app.base.clone()))
+        .await
+        .expect("connect");
+    let hello = next_json(&mut w, Duration::from_secs(5))
+        .await
+        .expect("same-origin cookie works");
+    assert_eq!(hello["event"], "watching");
+    let (mut w, _) = tokio_tungstenite::connect_async(cookie_ws("http://evil.example".into()))
+        .await
+        .expect("connect");
+    assert_eq!(
+        close_code(&mut w).await,
+        Some(CloseCode::Policy),
+        "cross-site cookie refused"
+    );
+
     // The admin may end A's session; B could not.
     let (s, rep) = app
         .call(
