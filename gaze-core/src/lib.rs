@@ -22,6 +22,7 @@ pub mod frame;
 pub mod gaze;
 pub mod head_pose;
 pub mod iris;
+pub mod keypoint_flow;
 pub mod models;
 pub mod result;
 pub mod session;

@@ -12,6 +12,7 @@ use crate::frame::{Frame, PixelFormat};
 use crate::gaze::{self, DirectionConfig, EyeGaze};
 use crate::head_pose::{HeadPoseEstimator, PosePoints};
 use crate::iris::{EyeLandmarks, EyeRoi, IrisModel, crop_motion, crop_texture};
+use crate::keypoint_flow::KeypointFlow;
 use crate::models::ModelPaths;
 use crate::result::{
     AttentionEvidence, BoundingBox, Direction, Eye, Face, FaceKeypoints, FrameResult, Gaze,
@@ -168,6 +169,8 @@ pub struct Tracker {
     reused: bool,
     /// The crops in the state come straight from detector keypoints.
     fresh_rois: bool,
+    /// Nose tip and mouth followed by optical flow between detections.
+    flow: KeypointFlow,
 }
 
 /// A similarity transform (scale·rotation + translation) mapping `from` eye pair to `to`.
@@ -182,6 +185,16 @@ fn similarity(from: (Point, Point), to: (Point, Point)) -> impl Fn(Point) -> Poi
     move |p: Point| {
         let (x, y) = (p.x - o.x, p.y - o.y);
         Point::new(t.x + a * x - b * y, t.y + b * x + a * y)
+    }
+}
+
+fn to_gray_code(format: PixelFormat) -> Option<i32> {
+    match format {
+        PixelFormat::Gray8 => None,
+        PixelFormat::Bgr8 => Some(imgproc::COLOR_BGR2GRAY),
+        PixelFormat::Rgb8 => Some(imgproc::COLOR_RGB2GRAY),
+        PixelFormat::Bgra8 => Some(imgproc::COLOR_BGRA2GRAY),
+        PixelFormat::Rgba8 => Some(imgproc::COLOR_RGBA2GRAY),
     }
 }
 
@@ -279,6 +292,7 @@ impl Tracker {
             state: None,
             reused: false,
             fresh_rois: false,
+            flow: KeypointFlow::default(),
         })
     }
 
@@ -301,6 +315,7 @@ impl Tracker {
     pub fn reset(&mut self) {
         self.state = None;
         self.head.reset();
+        self.flow.reset();
         self.blink = BlinkDetector::new(self.config.blink);
         if let Some(s) = self.smooth.as_mut() {
             s.reset();
@@ -378,13 +393,26 @@ impl Tracker {
             self.state = None;
             return Ok(self.no_face(frame));
         };
-        Ok(self.finish(
-            frame,
-            frame.timestamp_ms(),
-            left_img,
-            right_img,
-            detected_now,
-        ))
+        // Nose tip and mouth: from the detector on detection frames, followed by optical flow
+        // in between (the eye model does not see them; head pose needs them).
+        let to_gray = to_gray_code(frame.format());
+        let flowed = if detected_now {
+            if let Some(s) = &self.state {
+                let k = s.detected.keypoints;
+                self.flow.set(mat, to_gray, &[k.nose_tip, k.mouth])?;
+            }
+            [None, None]
+        } else {
+            let f = self.flow.follow(mat, to_gray)?;
+            [f.first().copied().flatten(), f.get(1).copied().flatten()]
+        };
+        let ts = frame.timestamp_ms();
+        let result = self.finish(frame, ts, left_img, right_img, detected_now, flowed);
+        if let Some(face) = &result.face {
+            self.flow
+                .update_points(&[face.keypoints.nose_tip, face.keypoints.mouth]);
+        }
+        Ok(result)
     }
 
     /// Runs the detector; on success updates the track state. Returns whether a face was found.
@@ -525,6 +553,7 @@ impl Tracker {
 
     fn no_face(&mut self, frame: &Frame<'_>) -> FrameResult {
         self.head.reset();
+        self.flow.reset();
         if let Some(s) = self.smooth.as_mut() {
             s.reset();
         }
@@ -551,6 +580,7 @@ impl Tracker {
         left_img: EyeLandmarks,
         right_img: EyeLandmarks,
         detected_now: bool,
+        flowed: [Option<Point>; 2],
     ) -> FrameResult {
         // Image-left eye = subject's right eye (unmirrored frame).
         let right_eye: Eye = left_img.to_eye();
@@ -585,6 +615,13 @@ impl Tracker {
             }
             None => Face::default(),
         };
+        let mut face = face;
+        if let Some(p) = flowed[0] {
+            face.keypoints.nose_tip = p;
+        }
+        if let Some(p) = flowed[1] {
+            face.keypoints.mouth = p;
+        }
         let (w, h) = (frame.width(), frame.height());
         let head_pose: Option<HeadPose> = self
             .head
