@@ -418,10 +418,14 @@ impl Store for MemoryStore {
         let u = users
             .get_mut(user_id)
             .ok_or_else(|| StoreError::not_found("user"))?;
-        // Drop this user's expired tokens so the index stays small.
-        u.tokens
-            .retain(|h| tokens.get(h).is_some_and(|t| t.expires_at_ms > now));
-        tokens.retain(|_, t| t.expires_at_ms > now || t.user_id != user_id);
+        // Drop this user's expired tokens so neither map grows without bound.
+        u.tokens.retain(|h| {
+            let alive = tokens.get(h).is_some_and(|t| t.expires_at_ms > now);
+            if !alive {
+                tokens.remove(h);
+            }
+            alive
+        });
         u.tokens.insert(hash.clone());
         tokens.insert(
             hash.clone(),
