@@ -156,6 +156,18 @@ fn tracking_mode_agrees_with_detecting_every_frame() {
         }
     }
     assert!(median(d) < 1.5);
+    // Head pose between detections (eye corners + optical-flow nose and mouth) stays close to
+    // the pose from fresh detector keypoints on every frame.
+    let mut yaw = Vec::new();
+    let mut pitch = Vec::new();
+    for (a, b) in tracked.iter().zip(&detected) {
+        if let (Some(x), Some(y)) = (a.head_pose, b.head_pose) {
+            yaw.push((x.yaw_deg - y.yaw_deg).abs());
+            pitch.push((x.pitch_deg - y.pitch_deg).abs());
+        }
+    }
+    let (my, mp) = (median(yaw), median(pitch));
+    assert!(my < 3.0 && mp < 4.0, "head pose drift: yaw {my:.1}°, pitch {mp:.1}°");
 }
 
 #[test]
