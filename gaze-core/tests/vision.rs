@@ -167,7 +167,10 @@ fn tracking_mode_agrees_with_detecting_every_frame() {
         }
     }
     let (my, mp) = (median(yaw), median(pitch));
-    assert!(my < 3.0 && mp < 4.0, "head pose drift: yaw {my:.1}°, pitch {mp:.1}°");
+    assert!(
+        my < 3.0 && mp < 4.0,
+        "head pose drift: yaw {my:.1}°, pitch {mp:.1}°"
+    );
 }
 
 #[test]
