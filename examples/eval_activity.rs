@@ -874,6 +874,11 @@ fn main() {
         cohen_kappa(&binary(&k_alg, 0), &binary(&k_ra, 0), 2),
         cohen_kappa(&binary(&k_alg, 1), &binary(&k_ra, 1), 2),
     );
+    let mut m = [[0usize; 3]; 3];
+    for (a, r) in k_alg.iter().zip(&k_ra) {
+        m[*r][*a] += 1;
+    }
+    println!("  samples, RA (rows: fix/sacc/other) vs algorithm (cols): {m:?}");
     println!("files with both annotators (n = {} samples):", k2_alg.len());
     for (name, a, b) in [
         ("alg vs RA", &k2_alg, &k2_ra),
