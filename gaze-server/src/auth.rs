@@ -92,3 +92,40 @@ pub fn login_cookie(token: &str, max_age_secs: u64, secure: bool) -> String {
 pub fn clear_cookie() -> String {
     format!("{COOKIE_NAME}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, v.parse().expect("header value"));
+        }
+        h
+    }
+
+    #[test]
+    fn bearer_wins_then_cookie() {
+        let h = headers(&[
+            ("authorization", "Bearer abc"),
+            ("cookie", "gaze_token=xyz"),
+        ]);
+        assert_eq!(token_from_headers(&h).as_deref(), Some("abc"));
+        let h = headers(&[("authorization", "bearer  abc ")]);
+        assert_eq!(token_from_headers(&h).as_deref(), Some("abc"));
+        let h = headers(&[("cookie", "a=1; gaze_token=xyz; b=2")]);
+        assert_eq!(token_from_headers(&h).as_deref(), Some("xyz"));
+        let h = headers(&[("authorization", "Basic Zm9v"), ("cookie", "gaze_token=")]);
+        assert_eq!(token_from_headers(&h), None);
+        assert_eq!(token_from_headers(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn cookie_flags() {
+        let c = login_cookie("t", 60, false);
+        assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && !c.contains("Secure"));
+        assert!(login_cookie("t", 60, true).ends_with("; Secure"));
+        assert!(clear_cookie().contains("Max-Age=0"));
+    }
+}

@@ -145,3 +145,25 @@ impl Config {
         Duration::from_secs(self.token_ttl_hours.clamp(1, 90 * 24) * 3600)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_and_admins() {
+        let c = Config::parse_from([
+            "gaze-server",
+            "--admin-user",
+            "Alice, bob",
+            "--store-url",
+            "memory://",
+        ]);
+        assert!(c.is_admin("alice") && c.is_admin("BOB") && !c.is_admin("carol"));
+        assert_eq!(c.store_url.as_deref(), Some("memory://"));
+        let d = Config::defaults();
+        assert_eq!(d.bind.to_string(), "127.0.0.1:8000");
+        assert!(d.admin_users.is_empty() && d.store_url.is_none());
+        assert!(d.ws_hard_limit() > d.max_frame_bytes && d.body_limit() > d.max_frame_bytes);
+    }
+}

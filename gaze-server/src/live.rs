@@ -577,3 +577,80 @@ pub fn finalize_if_abandoned(st: &SharedState, live: &Arc<LiveSession>) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: FrameLimits = FrameLimits {
+        max_bytes: 10_000,
+        max_side: 64,
+    };
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        image::DynamicImage::new_rgb8(w, h)
+            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .expect("png");
+        out
+    }
+
+    #[test]
+    fn base64_accepts_data_urls_and_bare_base64() {
+        let b = base64::engine::general_purpose::STANDARD.encode(b"hello");
+        assert_eq!(
+            decode_base64_image(&format!("data:image/jpeg;base64,{b}"), 100).ok(),
+            Some(b"hello".to_vec())
+        );
+        assert_eq!(decode_base64_image(&b, 100).ok(), Some(b"hello".to_vec()));
+        assert!(matches!(
+            decode_base64_image("data:image/png,rawdata", 100),
+            Err(AppError::BadRequest(_))
+        ));
+        assert!(matches!(
+            decode_base64_image("%%%", 100),
+            Err(AppError::BadRequest(_))
+        ));
+        assert!(matches!(
+            decode_base64_image(&"A".repeat(1000), 100),
+            Err(AppError::TooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn images_are_checked_before_decoding() {
+        let ok = decode_image(&png(32, 16), LIMITS).expect("small png");
+        assert_eq!(ok.dimensions(), (32, 16));
+        assert!(matches!(
+            decode_image(&png(65, 8), LIMITS),
+            Err(AppError::TooLarge(_))
+        ));
+        assert!(matches!(
+            decode_image(&[0u8; 20_000], LIMITS),
+            Err(AppError::TooLarge(_))
+        ));
+        assert!(matches!(
+            decode_image(b"GIF89a....", LIMITS),
+            Err(AppError::BadRequest(_))
+        ));
+        assert!(matches!(
+            decode_image(b"\xff\xd8\xff\xe0 truncated", LIMITS),
+            Err(AppError::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn frame_slot_keeps_only_the_latest_frame() {
+        let slot = FrameSlot::default();
+        let frame = |t: f64| FrameInput {
+            payload: FramePayload::Encoded(Bytes::from_static(b"x")),
+            timestamp_ms: t,
+        };
+        assert!(!slot.put(frame(1.0)));
+        assert!(slot.put(frame(2.0)));
+        assert!(slot.put(frame(3.0)));
+        assert_eq!(slot.dropped(), 2);
+        assert_eq!(slot.take().map(|f| f.timestamp_ms), Some(3.0));
+        assert!(slot.is_empty());
+    }
+}

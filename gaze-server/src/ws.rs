@@ -445,3 +445,38 @@ async fn watch_socket(st: SharedState, mut socket: WebSocket, id: String, token:
     }
     st.metrics.watch_sockets.fetch_sub(1, Ordering::Relaxed);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, v.parse().expect("header value"));
+        }
+        h
+    }
+
+    #[test]
+    fn cookie_is_trusted_only_from_the_same_origin() {
+        let cookie = ("cookie", "gaze_token=t");
+        let host = ("host", "127.0.0.1:8000");
+        assert_eq!(
+            upgrade_token(&headers(&[cookie, host])).as_deref(),
+            Some("t")
+        );
+        let same = ("origin", "http://127.0.0.1:8000");
+        assert_eq!(
+            upgrade_token(&headers(&[cookie, host, same])).as_deref(),
+            Some("t")
+        );
+        let evil = ("origin", "https://evil.example");
+        assert_eq!(upgrade_token(&headers(&[cookie, host, evil])), None);
+        let bearer = ("authorization", "Bearer b");
+        assert_eq!(
+            upgrade_token(&headers(&[bearer, host, evil])).as_deref(),
+            Some("b")
+        );
+    }
+}

@@ -460,3 +460,39 @@ pub async fn list_user(
     let page = st.store.list_user_sessions(&user_id, q.request()).await?;
     Ok(Json(SessionPage::of(page, &st)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gaze_core::{Activity, Attention};
+
+    #[test]
+    fn csv_has_one_row_per_segment_and_totals() {
+        let r = SessionReport {
+            duration: 3.0,
+            focus_time: 2.0,
+            distraction_time: 1.0,
+            timeline: vec![
+                TimelineSegment {
+                    start_ms: 0.0,
+                    end_ms: 2000.0,
+                    activity: Activity::Reading,
+                    attention: Attention::Focused,
+                },
+                TimelineSegment {
+                    start_ms: 2000.0,
+                    end_ms: 3000.0,
+                    activity: Activity::None,
+                    attention: Attention::Distracted,
+                },
+            ],
+            ..SessionReport::default()
+        };
+        let csv = report_csv(&r);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], "start_ms,end_ms,duration_s,activity,attention");
+        assert_eq!(lines[1], "0,2000,2.000,reading,focused");
+        assert_eq!(lines[2], "2000,3000,1.000,none,distracted");
+        assert!(lines[3].starts_with("# duration_s=3.000 focus_s=2.000 distraction_s=1.000"));
+    }
+}
