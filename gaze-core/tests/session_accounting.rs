@@ -494,3 +494,54 @@ fn deterministic() {
     });
     assert_eq!(run(&v), run(&v));
 }
+
+#[test]
+fn thresholds_are_independent_per_kind() {
+    // Closures count from 500 ms, looking away only from 3 s.
+    let cfg = ActivityConfig {
+        closed_min_ms: 500.0,
+        away_min_ms: 3000.0,
+        ..ActivityConfig::default()
+    };
+    let run_cfg = |v: &[GazeSample]| {
+        let mut s = Session::new("t", cfg.clone());
+        for x in v {
+            s.push_sample(*x);
+        }
+        s.finish()
+    };
+    let closed_2s = trace(450, |t| {
+        if (4000.0..6000.0).contains(&t) {
+            closed()
+        } else {
+            focused()
+        }
+    });
+    let r = run_cfg(&closed_2s);
+    assert!(
+        (r.distraction_time - 2.0).abs() <= DT / 1000.0 + 1e-9,
+        "{}",
+        r.distraction_time
+    );
+    let away_2s = trace(450, |t| {
+        if (4000.0..6000.0).contains(&t) {
+            away()
+        } else {
+            focused()
+        }
+    });
+    assert_eq!(run_cfg(&away_2s).distraction_time, 0.0);
+    // Eyes closed, then the head turns away: one stretch, decided by the closure.
+    let mixed = trace(450, |t| match t {
+        t if (4000.0..4700.0).contains(&t) => closed(),
+        t if (4700.0..6000.0).contains(&t) => away(),
+        _ => focused(),
+    });
+    let r = run_cfg(&mixed);
+    assert!(
+        (r.distraction_time - 2.0).abs() <= DT / 1000.0 + 1e-9,
+        "{}",
+        r.distraction_time
+    );
+    assert_sums(&r);
+}

@@ -48,9 +48,19 @@ enum Held {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct RunInfo {
     start_ms: f64,
+    /// Invalid samples with the face present (tracker dropout) rather than distraction
+    /// evidence.
     dropout: bool,
+    /// Every sample of the run had the eyes closed (a blink candidate).
     all_closed: bool,
-    any_closed: bool,
+    /// The run lasted long enough and was booked as distraction / no data.
+    decided: bool,
+}
+
+impl RunInfo {
+    fn is_blink(&self) -> bool {
+        self.all_closed && !self.dropout && !self.decided
+    }
 }
 
 /// Streaming classifier. Feed samples with [`push`](Self::push) in time order; each call
@@ -259,13 +269,8 @@ impl ActivityClassifier {
                 self.accountant.resolve(None);
                 self.accountant
                     .book(prev, t, Activity::None, Attention::NoData);
-                if let Some(r) = self.run.take()
-                    && r.any_closed
-                    && !r.dropout
-                    && r.all_closed
-                {
-                    // A closure interrupted by a gap is not counted as a blink.
-                }
+                // A stretch interrupted by a gap ends (a closure cut by a gap is no blink).
+                self.run = None;
             } else {
                 match self.held {
                     Held::Decided(a, b) => self.accountant.book(prev, t, a, b),
@@ -298,10 +303,7 @@ impl ActivityClassifier {
         // 3. Attention for this sample (and the interval that follows it).
         self.held = match kind {
             SampleKind::Ok => {
-                if let Some(r) = self.run.take()
-                    && r.all_closed
-                    && !r.dropout
-                {
+                if self.run.take().is_some_and(|r| r.is_blink()) {
                     self.blink_count += 1;
                 }
                 self.accountant.resolve(None);
@@ -311,16 +313,10 @@ impl ActivityClassifier {
                 let dropout = kind == SampleKind::Dropout;
                 let closed = kind == SampleKind::Closed;
                 match &mut self.run {
-                    Some(r) if r.dropout == dropout => {
-                        r.all_closed &= closed;
-                        r.any_closed |= closed;
-                    }
+                    Some(r) if r.dropout == dropout => r.all_closed &= closed,
                     _ => {
                         // A new kind of stretch: the previous undecided one ended early.
-                        if let Some(r) = self.run
-                            && r.all_closed
-                            && !r.dropout
-                        {
+                        if self.run.is_some_and(|r| r.is_blink()) {
                             self.blink_count += 1;
                         }
                         self.accountant.resolve(None);
@@ -328,7 +324,7 @@ impl ActivityClassifier {
                             start_ms: t,
                             dropout,
                             all_closed: closed,
-                            any_closed: closed,
+                            decided: false,
                         });
                     }
                 }
@@ -336,7 +332,7 @@ impl ActivityClassifier {
                     start_ms: t,
                     dropout,
                     all_closed: closed,
-                    any_closed: closed,
+                    decided: false,
                 });
                 let threshold = if r.dropout {
                     self.config.max_gap_ms
@@ -350,15 +346,11 @@ impl ActivityClassifier {
                 } else {
                     (Activity::None, Attention::Distracted)
                 };
-                if t - r.start_ms >= threshold {
+                if r.decided || t - r.start_ms >= threshold {
                     self.accountant.resolve(Some(decided));
-                    // Once decided, a closure is no longer a blink.
+                    // Once decided the stretch stays decided (and is no longer a blink).
                     if let Some(r) = &mut self.run {
-                        r.all_closed = false;
-                        r.any_closed = false;
-                        if !r.dropout {
-                            r.all_closed = false;
-                        }
+                        r.decided = true;
                     }
                     Held::Decided(decided.0, decided.1)
                 } else {
