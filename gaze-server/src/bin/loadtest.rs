@@ -8,7 +8,11 @@
 //! ```
 //!
 //! Without `--url` it starts the server in-process (memory store, same process) so the
-//! figures include the clients' own CPU use.
+//! figures include the clients' own CPU use. Columns: offered and processed frames/s,
+//! round-trip p50/p99 (send → reply for the same frame), dropped share (stale frames skipped,
+//! latest wins), mean server time per frame (decode + track + account), face share, CPU used
+//! by this process (100 % = one core) and the machine's 1-minute load average before the level
+//! (other processes compete for the same cores). `--profile` prints the serial per-frame cost.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -265,6 +269,25 @@ async fn run_client(
     Ok(out)
 }
 
+/// CPU seconds used by this process so far (user + system), from /proc (Linux).
+fn process_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let rest = stat.rsplit_once(") ")?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// 1-minute load average (Linux).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
 fn pct(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -363,10 +386,22 @@ async fn main() -> Result<(), BoxError> {
         }
     );
     println!(
-        "{:>4} | {:>9} | {:>11} | {:>8} | {:>8} | {:>8} | {:>9} | {:>6}",
-        "N", "offered/s", "processed/s", "p50 ms", "p99 ms", "dropped", "server ms", "face"
+        "{:>4} | {:>9} | {:>11} | {:>8} | {:>8} | {:>8} | {:>9} | {:>6} | {:>5} | {:>5}",
+        "N",
+        "offered/s",
+        "processed/s",
+        "p50 ms",
+        "p99 ms",
+        "dropped",
+        "server ms",
+        "face",
+        "cpu",
+        "load"
     );
     for &n in &args.clients {
+        let load_before = loadavg();
+        let cpu0 = process_cpu_secs();
+        let wall0 = Instant::now();
         let mut tasks = Vec::with_capacity(n);
         for i in 0..n {
             tasks.push(tokio::spawn(run_client(
@@ -400,11 +435,17 @@ async fn main() -> Result<(), BoxError> {
                 }
             }
         }
+        let cpu = match (cpu0, process_cpu_secs()) {
+            (Some(a), Some(b)) => {
+                format!("{:.0}%", 100.0 * (b - a) / wall0.elapsed().as_secs_f64())
+            }
+            _ => "?".into(),
+        };
         all.rtt_ms.sort_by(|a, b| a.total_cmp(b));
         let mean_server = all.server_ms.iter().sum::<f64>() / all.server_ms.len().max(1) as f64;
         let dropped = 1.0 - all.replies as f64 / all.sent.max(1) as f64;
         println!(
-            "{:>4} | {:>9.1} | {:>11.1} | {:>8.1} | {:>8.1} | {:>7.1}% | {:>9.1} | {:>5.0}%{}",
+            "{:>4} | {:>9.1} | {:>11.1} | {:>8.1} | {:>8.1} | {:>7.1}% | {:>9.1} | {:>5.0}% | {cpu:>5} | {load_before:>5}{}",
             n,
             all.sent as f64 / args.seconds,
             all.replies as f64 / args.seconds,

@@ -136,6 +136,21 @@ async function main() {
   const api = await page.evaluate(async (id) => (await fetch('/session/' + id)).json(), stats.sessionId);
   check(api.status === 'ended' && api.report && api.report.timeline.length > 0, 'session ended with a timeline');
 
+  // 9-point calibration through the UI (the fake webcam's face looks at every target).
+  await page.goto(base + '/#/calibrate');
+  await page.waitForSelector('#cal-start:not([disabled])');
+  await page.waitForTimeout(500);
+  await page.click('#cal-start');
+  await page.waitForFunction(() => {
+    const r = document.getElementById('cal-result'), e = document.getElementById('cal-error');
+    return (r && r.textContent.includes('Calibration stored')) || (e && e.textContent);
+  }, null, { timeout: 60000, polling: 250 });
+  const calErr = await page.textContent('#cal-error');
+  check(!calErr, 'calibration error: ' + calErr);
+  log('calibration:', await page.textContent('#cal-result'));
+  const cal = await page.evaluate(async () => (await fetch('/calibration')).status);
+  check(cal === 200, 'calibration stored');
+
   // Swagger UI is served offline.
   await page.goto(base + '/docs/');
   await page.waitForSelector('.swagger-ui .info', { timeout: 20000 });
