@@ -483,6 +483,8 @@ impl Row {
 
 /// Fits a class-balanced multinomial logistic regression (L2, full-batch gradient descent)
 /// on the rows whose `rec % folds != fold` (all rows when `fold` is None).
+// Index loops read best for this small dense linear algebra.
+#[allow(clippy::needless_range_loop)]
 fn fit(rows: &[Row], fold: Option<(u64, u64)>) -> LinearModel {
     let train: Vec<&Row> = rows
         .iter()
