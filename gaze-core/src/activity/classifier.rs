@@ -11,6 +11,10 @@ use super::features::{Bin, FixRec, WindowFeatures, compute_features, scores};
 use super::sample::GazeSample;
 use crate::session::{Activity, Attention, TimelineSegment};
 
+/// Largest accepted |timestamp| in ms (about 31,700 years): keeps every interval and total
+/// finite, so reports and snapshots always serialise.
+pub const MAX_ABS_TIME_MS: f64 = 1e15;
+
 /// What [`ActivityClassifier::push`] returns: the live label and the running totals.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ActivityState {
@@ -66,8 +70,8 @@ impl RunInfo {
 /// Streaming classifier. Feed samples with [`push`](Self::push) in time order; each call
 /// returns the current activity, attention and running totals.
 ///
-/// **Ordering:** samples whose timestamp is not finite, or not strictly later than the last
-/// accepted one (duplicates, out of order), are **rejected** (counted in
+/// **Ordering:** samples whose timestamp is not finite (or beyond [`MAX_ABS_TIME_MS`]), or
+/// not strictly later than the last accepted one (duplicates, out of order), are **rejected** (counted in
 /// [`rejected`](Self::rejected)) and change nothing. Use [`classify_trace`] for unsorted
 /// batches: it reorders.
 ///
@@ -257,7 +261,7 @@ impl ActivityClassifier {
     /// Pushes one sample and returns the live state.
     pub fn push(&mut self, s: GazeSample) -> ActivityState {
         let t = s.t_ms;
-        if !t.is_finite() || self.last_t.is_some_and(|l| t <= l) {
+        if !t.is_finite() || t.abs() > MAX_ABS_TIME_MS || self.last_t.is_some_and(|l| t <= l) {
             self.rejected += 1;
             return self.live(t, false);
         }

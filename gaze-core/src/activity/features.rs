@@ -69,6 +69,12 @@ pub struct WindowFeatures {
     pub line_cycles: f64,
     /// Net rightward share of the small horizontal bin steps (−1 all left … 1 all right).
     pub progression: f64,
+    /// Share of bin steps that continue the previous step's direction (within 45°) at a
+    /// pursuit-like speed (2–20 deg/s) and do not go right along a line: smooth motion
+    /// that is not reading.
+    pub coherent_frac: f64,
+    /// Distinct 2°×2° cells visited by the bins, per bin (how much of the screen is explored).
+    pub coverage: f64,
 }
 
 pub(crate) fn compute_features(
@@ -112,6 +118,12 @@ pub(crate) fn compute_features(
     // Rightward extent of the current line candidate: start x and furthest x.
     let mut seg: Option<(f64, f64)> = None;
     let mut prev: Option<&Bin> = None;
+    let mut prev_step: Option<(f64, f64)> = None;
+    let mut coherent = 0.0;
+    // Cells visited (2 deg grid); the window holds at most a few hundred bins.
+    let mut cells: [(i32, i32); 160] = [(i32::MIN, i32::MIN); 160];
+    let mut ncells = 0usize;
+    let mut nbins_seen = 0usize;
     let mut end_sweep =
         |run_left: &mut f64, run_left_dy: &mut f64, seg: &mut Option<(f64, f64)>, x_now: f64| {
             if *run_left > cfg.return_sweep_min_deg && run_left_dy.abs() <= 0.5 * *run_left {
@@ -129,7 +141,14 @@ pub(crate) fn compute_features(
     for b in bins.iter() {
         if !b.valid {
             prev = None;
+            prev_step = None;
             continue;
+        }
+        nbins_seen += 1;
+        let cell = ((b.x / 2.0).floor() as i32, (b.y / 2.0).floor() as i32);
+        if ncells < cells.len() && !cells[..ncells].contains(&cell) {
+            cells[ncells] = cell;
+            ncells += 1;
         }
         match &mut seg {
             Some((_, xmax)) => *xmax = xmax.max(b.x),
@@ -143,6 +162,19 @@ pub(crate) fn compute_features(
             let dy = b.y - p.y;
             let d = dx.hypot(dy);
             let v = d / dt;
+            if let Some((px, py)) = prev_step {
+                let pd = px.hypot(py);
+                let cos = if pd > 0.0 && d > 0.0 {
+                    (px * dx + py * dy) / (pd * d)
+                } else {
+                    0.0
+                };
+                let rightward = dx > 0.0 && dy.abs() < 0.5 * dx;
+                if cos > 0.707 && (2.0..=20.0).contains(&v) && !rightward {
+                    coherent += 1.0;
+                }
+            }
+            prev_step = Some((dx, dy));
             if ns < speeds.len() {
                 speeds[ns] = v;
                 ns += 1;
@@ -196,7 +228,11 @@ pub(crate) fn compute_features(
     if left_path > 0.0 {
         f.left_jump_frac = left_jump / left_path;
     }
+    if nbins_seen > 0 {
+        f.coverage = ncells as f64 / nbins_seen as f64;
+    }
     if nsteps > 0.0 {
+        f.coherent_frac = coherent / nsteps;
         f.still_frac = still / nsteps;
         f.jump_frac = jumps / nsteps;
     }
@@ -267,7 +303,7 @@ pub(crate) fn compute_features(
 }
 
 /// Number of entries in [`WindowFeatures::vector`].
-pub const N_FEATURES: usize = 18;
+pub const N_FEATURES: usize = 20;
 
 /// Names of the entries of [`WindowFeatures::vector`].
 pub const FEATURE_NAMES: [&str; N_FEATURES] = [
@@ -289,6 +325,8 @@ pub const FEATURE_NAMES: [&str; N_FEATURES] = [
     "line_cycles",
     "progression",
     "fix_rate",
+    "coherent_frac",
+    "coverage",
 ];
 
 impl WindowFeatures {
@@ -314,6 +352,8 @@ impl WindowFeatures {
             self.line_cycles,
             self.progression,
             self.n_fix / secs,
+            self.coherent_frac,
+            self.coverage,
         ];
         v.map(|x| if x.is_finite() { x } else { 0.0 })
     }

@@ -1,15 +1,53 @@
 //! Activity model: fixations / saccades / pursuit, reading / browsing / watching, attention.
 //!
-//! Pipeline: [`GazeSample`] (screen px, validity, [`crate::AttentionEvidence`]) →
-//! [`EventDetector`] (I-DT with smoothing at webcam rates, I-VT at lab rates, chosen from
-//! the measured sampling rate) → sliding-window scan-path features → smoothed class scores
-//! with hysteresis → [`Activity`](crate::Activity) and [`Attention`](crate::Attention) per
-//! moment → time accounting ([`ActivityTotals`], merged [`TimelineSegment`](crate::TimelineSegment)s).
+//! # Pipeline
 //!
-//! * Streaming: [`ActivityClassifier::push`] returns an [`ActivityState`] per sample.
-//! * Batch: [`classify_trace`] (segments) and [`classify_trace_labels`] (per-sample labels).
-//! * Thresholds: [`ActivityConfig`] (serde; [`ActivityConfig::adapt_from`] learns them per
-//!   user from a calibration fixation snippet and a reading snippet).
+//! [`GazeSample`] (screen px, validity, [`crate::AttentionEvidence`]) →
+//! [`EventDetector`] → sliding-window scan-path features ([`WindowFeatures`]) → class
+//! probabilities → smoothing and hysteresis → [`Activity`](crate::Activity) and
+//! [`Attention`](crate::Attention) per moment → time accounting ([`ActivityTotals`] and a
+//! merged [`TimelineSegment`](crate::TimelineSegment) timeline).
+//!
+//! * **Units.** Pixels become degrees of visual angle with [`ScreenGeometry`] (laptop defaults
+//!   when the physical size or distance is unknown). Uncalibrated gaze ratios are mapped onto
+//!   the screen with [`ScreenGeometry::ratios_to_px`].
+//! * **Events.** The sampling rate is measured from the first samples: I-VT (velocity
+//!   threshold, 50 deg/s, centred ≈ 6 ms difference) from 100 Hz up, I-DT (dispersion
+//!   threshold with a 3-sample running median) below. Slow runs that drift faster than
+//!   3 deg/s are smooth pursuit.
+//! * **Features** (every 100 ms, over the last 10 s): Campbell & Maglio style transition
+//!   classes between consecutive fixations (forward reading saccade, return sweep, short
+//!   regression, unrelated jump), plus rate-independent features of a 100 ms-binned track
+//!   that survive webcam noise: rightward share and net progression of small steps, read-line
+//!   + return-sweep cycles, horizontal share of the path, spread, bin speed, share of still
+//!   and jump steps, fixation rate and duration, pursuit share.
+//! * **Scores.** A multinomial logistic model per rate class (webcam / lab, fitted by the
+//!   `eval_activity --train` example, coefficients in [`default_webcam_model`] and
+//!   [`default_lab_model`]) gives P(reading, browsing, watching). A hand-set
+//!   [`ReadingRule`] can only raise P(reading): it recognises clean line-by-line reading the
+//!   fitted models saw little of, and smooth pursuit vetoes it (moving video is not text).
+//! * **Hysteresis.** Probabilities are smoothed exponentially
+//!   ([`ActivityConfig::score_tau_ms`]); the label changes only when the challenger beats the
+//!   current label by [`ActivityConfig::switch_margin`]. The first label is given after
+//!   [`ActivityConfig::min_evidence_ms`] of valid data; before that, and whenever no class
+//!   reaches [`ActivityConfig::min_score`], focused time is `Other`.
+//! * **Attention.** Eyes closed beyond [`ActivityConfig::closed_min_ms`], and no face / head
+//!   away / gaze off screen beyond [`ActivityConfig::away_min_ms`], are distraction from the
+//!   start of the stretch (shorter ones — blinks, glances — keep the previous label); sample
+//!   gaps and dropouts beyond [`ActivityConfig::max_gap_ms`] are no data.
+//!
+//! # APIs
+//!
+//! * Streaming: [`ActivityClassifier::push`] returns an [`ActivityState`] per sample
+//!   (rejects non-finite, duplicate and out-of-order timestamps).
+//! * Batch: [`classify_trace`] (merged segments) and [`classify_trace_labels`] (the
+//!   streaming label after every sample); both sort the input by time first.
+//! * Per-sample eye-movement labels: [`label_samples`].
+//! * Per-user thresholds: [`ActivityConfig::adapt_from`] (calibration fixations and a
+//!   reading snippet), stored as JSON with [`ActivityConfig::to_json`].
+//! * Sessions and reports: [`crate::session::Session`].
+//!
+//! Everything is deterministic and allocation-free per sample in the steady state.
 
 mod accounting;
 mod classifier;
@@ -21,7 +59,8 @@ mod sample;
 
 pub use accounting::ActivityTotals;
 pub use classifier::{
-    ActivityClassifier, ActivityState, SampleLabel, classify_trace, classify_trace_labels,
+    ActivityClassifier, ActivityState, MAX_ABS_TIME_MS, SampleLabel, classify_trace,
+    classify_trace_labels,
 };
 pub use config::{ActivityConfig, DetectorChoice, default_lab_model, default_webcam_model};
 pub use events::{
@@ -29,5 +68,8 @@ pub use events::{
     label_samples,
 };
 pub use features::{FEATURE_NAMES, LinearModel, N_FEATURES, ReadingRule, WindowFeatures};
-pub use geometry::ScreenGeometry;
+pub use geometry::{
+    LAPTOP_DISTANCE_MM, LAPTOP_HEIGHT_MM, LAPTOP_HEIGHT_PX, LAPTOP_WIDTH_MM, LAPTOP_WIDTH_PX,
+    ScreenGeometry,
+};
 pub use sample::GazeSample;
