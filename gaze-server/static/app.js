@@ -199,7 +199,7 @@ async function sessionPage() {
   try { stream = await openCamera(video); } catch (err) { return fail('Camera unavailable: ' + err.message); }
   let started;
   try {
-    started = await api('POST', '/session/start', { source: 'webcam', screen_width: screen.width, screen_height: screen.height });
+    started = await api('POST', '/session/start', { source: 'webcam', screen_width: innerWidth, screen_height: innerHeight });
   } catch (err) { stopCamera(stream); return fail(err.message); }
   sessionId = stats.sessionId = started.session_id;
   $('session-id').textContent = 'Session ' + sessionId;
@@ -285,8 +285,9 @@ async function sessionPage() {
     const dot = $('screen-dot');
     if (m.screen) {
       dot.style.display = 'block';
-      dot.style.left = Math.max(0, Math.min(100, m.screen.x / screen.width * 100)) + '%';
-      dot.style.top = Math.max(0, Math.min(100, m.screen.y / screen.height * 100)) + '%';
+      // Calibrated points are in the calibration page's viewport pixels.
+      dot.style.left = Math.max(0, Math.min(100, m.screen.x / innerWidth * 100)) + '%';
+      dot.style.top = Math.max(0, Math.min(100, m.screen.y / innerHeight * 100)) + '%';
     } else if (m.gaze) {
       dot.style.display = 'block';
       dot.style.left = ((1 - m.gaze.horizontal) * 50) + '%';

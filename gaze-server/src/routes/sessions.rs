@@ -26,7 +26,8 @@ pub struct StartRequest {
     /// Where frames come from (free text, default `webcam`).
     #[serde(default)]
     pub source: Option<String>,
-    /// Screen width in pixels (for uncalibrated gaze → screen mapping).
+    /// Screen width in pixels (for uncalibrated gaze → screen mapping; a stored
+    /// calibration's screen size takes precedence).
     #[serde(default)]
     pub screen_width: Option<f64>,
     /// Screen height in pixels.
@@ -188,12 +189,14 @@ pub async fn start(
         )));
     }
     let calibration = st.store.get_calibration(&auth.user.id).await?;
-    let screen = match (req.screen_width, req.screen_height) {
-        (Some(w), Some(h)) => Some((w, h)),
-        _ => calibration
-            .as_ref()
-            .map(|c| (c.screen_width as f64, c.screen_height as f64)),
-    };
+    // Calibrated gaze is in the calibration's screen coordinates, so its size wins.
+    let screen = calibration
+        .as_ref()
+        .map(|c| (c.screen_width as f64, c.screen_height as f64))
+        .or(match (req.screen_width, req.screen_height) {
+            (Some(w), Some(h)) => Some((w, h)),
+            _ => None,
+        });
     let rec = st
         .store
         .create_session(NewSession {

@@ -151,6 +151,16 @@ async function main() {
   const cal = await page.evaluate(async () => (await fetch('/calibration')).status);
   check(cal === 200, 'calibration stored');
 
+  // A new session now maps gaze to screen points with that calibration.
+  await page.goto(base + '/#/session');
+  await page.waitForFunction(() => window.gazeStats && window.gazeStats.last && window.gazeStats.last.screen,
+    null, { timeout: 30000 });
+  const screenPt = await page.evaluate(() => window.gazeStats.last.screen);
+  log('calibrated screen point:', JSON.stringify(screenPt));
+  await page.screenshot({ path: path.join(artifacts, 'live-calibrated.png') });
+  await page.click('#end-btn');
+  await page.waitForSelector('#report', { timeout: 30000 });
+
   // Swagger UI is served offline.
   await page.goto(base + '/docs/');
   await page.waitForSelector('.swagger-ui .info', { timeout: 20000 });
