@@ -18,9 +18,10 @@
 //! * **Features** (every 100 ms, over the last 10 s): Campbell & Maglio style transition
 //!   classes between consecutive fixations (forward reading saccade, return sweep, short
 //!   regression, unrelated jump), plus rate-independent features of a 100 ms-binned track
-//!   that survive webcam noise: rightward share and net progression of small steps, read-line
-//!   + return-sweep cycles, horizontal share of the path, spread, bin speed, share of still
-//!   and jump steps, fixation rate and duration, pursuit share.
+//!   that survive webcam noise: rightward share and net progression of small steps,
+//!   read-line-then-return-sweep cycles, horizontal share of the path, spread, coverage, bin
+//!   speed, share of still, jump and coherent (pursuit-like) steps, fixation rate and
+//!   duration, pursuit share.
 //! * **Scores.** A multinomial logistic model per rate class (webcam / lab, fitted by the
 //!   `eval_activity --train` example, coefficients in [`default_webcam_model`] and
 //!   [`default_lab_model`]) gives P(reading, browsing, watching). A hand-set
