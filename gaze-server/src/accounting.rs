@@ -45,6 +45,9 @@ pub struct LiveStatus {
     pub attention: Attention,
     /// Running totals.
     pub totals: LiveTotals,
+    /// False when the frame's timestamp was rejected (not after the previous one); it then
+    /// changed nothing.
+    pub accepted: bool,
 }
 
 /// Per-session accounting state.
@@ -85,6 +88,7 @@ impl LiveAccount {
         }
         let t = st.totals;
         LiveStatus {
+            accepted: st.accepted,
             activity: st.activity,
             attention: st.attention,
             totals: LiveTotals {

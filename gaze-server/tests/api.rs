@@ -701,6 +701,17 @@ async fn ws_garbage_and_oversized_frames_get_errors_and_the_socket_stays_open() 
         .await
         .expect("reply");
     assert!(v["error"].is_null() && v.get("gaze").is_some(), "{v}");
+    assert_eq!(v["accepted"], true);
+    // A timestamp from the past is answered but not accounted.
+    let old = format!(
+        "{{\"image\": \"data:image/jpeg;base64,{}\", \"timestamp\": 5}}",
+        base64::engine::general_purpose::STANDARD.encode(&frames()[1])
+    );
+    send_text(&mut ws, &old).await;
+    let v = next_json(&mut ws, Duration::from_secs(30))
+        .await
+        .expect("reply");
+    assert_eq!(v["accepted"], false, "{v}");
     // Beyond the protocol hard limit (4x) the socket is closed with 1009.
     send_frame(&mut ws, &vec![0u8; 1_300_000]).await;
     assert_eq!(close_code(&mut ws).await, Some(CloseCode::Size));
