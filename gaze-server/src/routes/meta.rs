@@ -75,8 +75,22 @@ pub async fn not_found() -> AppError {
     AppError::NotFound("no such route".into())
 }
 
-/// Counts HTTP requests.
+/// Counts and logs HTTP requests (method, path without the query — it may hold a token —,
+/// status, latency).
 pub async fn count_requests(State(st): State<SharedState>, req: Request, next: Next) -> Response {
     st.metrics.http_requests.fetch_add(1, Ordering::Relaxed);
-    next.run(req).await
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::warn!(%method, %path, status, ms, "request");
+    } else if path.starts_with("/static") || path.starts_with("/docs") || path == "/health" {
+        tracing::debug!(%method, %path, status, ms, "request");
+    } else {
+        tracing::info!(%method, %path, status, ms, "request");
+    }
+    resp
 }
