@@ -121,9 +121,8 @@ pub(crate) fn compute_features(
     let mut prev_step: Option<(f64, f64)> = None;
     let mut coherent = 0.0;
     // Cells visited (2 deg grid); the window holds at most a few hundred bins.
-    let mut cells: [(i32, i32); 160] = [(i32::MIN, i32::MIN); 160];
+    let mut cells = [0i64; 512];
     let mut ncells = 0usize;
-    let mut nbins_seen = 0usize;
     let mut end_sweep =
         |run_left: &mut f64, run_left_dy: &mut f64, seg: &mut Option<(f64, f64)>, x_now: f64| {
             if *run_left > cfg.return_sweep_min_deg && run_left_dy.abs() <= 0.5 * *run_left {
@@ -144,10 +143,10 @@ pub(crate) fn compute_features(
             prev_step = None;
             continue;
         }
-        nbins_seen += 1;
-        let cell = ((b.x / 2.0).floor() as i32, (b.y / 2.0).floor() as i32);
-        if ncells < cells.len() && !cells[..ncells].contains(&cell) {
-            cells[ncells] = cell;
+        if ncells < cells.len() {
+            let cx = (b.x / 2.0).floor().clamp(-1e6, 1e6) as i64;
+            let cy = (b.y / 2.0).floor().clamp(-1e6, 1e6) as i64;
+            cells[ncells] = cx * 4_000_000 + cy;
             ncells += 1;
         }
         match &mut seg {
@@ -160,10 +159,10 @@ pub(crate) fn compute_features(
             let dt = (b.index - p.index) as f64 * bin_ms / 1000.0;
             let dx = b.x - p.x;
             let dy = b.y - p.y;
-            let d = dx.hypot(dy);
+            let d = (dx * dx + dy * dy).sqrt();
             let v = d / dt;
             if let Some((px, py)) = prev_step {
-                let pd = px.hypot(py);
+                let pd = (px * px + py * py).sqrt();
                 let cos = if pd > 0.0 && d > 0.0 {
                     (px * dx + py * dy) / (pd * d)
                 } else {
@@ -228,8 +227,11 @@ pub(crate) fn compute_features(
     if left_path > 0.0 {
         f.left_jump_frac = left_jump / left_path;
     }
-    if nbins_seen > 0 {
-        f.coverage = ncells as f64 / nbins_seen as f64;
+    if ncells > 0 {
+        let c = &mut cells[..ncells];
+        c.sort_unstable();
+        let distinct = 1 + c.windows(2).filter(|w| w[0] != w[1]).count();
+        f.coverage = distinct as f64 / ncells as f64;
     }
     if nsteps > 0.0 {
         f.coherent_frac = coherent / nsteps;
@@ -267,7 +269,7 @@ pub(crate) fn compute_features(
             let dx = fx.x - p.x;
             let dy = fx.y - p.y;
             f.n_trans += 1.0;
-            amp += dx.hypot(dy);
+            amp += (dx * dx + dy * dy).sqrt();
             if dx >= cfg.read_forward_min_deg
                 && dx <= cfg.read_forward_max_deg
                 && dy.abs() <= cfg.read_line_tolerance_deg.max(0.3 * dx)
