@@ -256,6 +256,10 @@ fn parse_incoming(st: &SharedState, msg: Message) -> Incoming {
 }
 
 async fn track_socket(st: SharedState, mut socket: WebSocket, id: String, token: Option<String>) {
+    if st.is_shutting_down() {
+        close(&mut socket, CLOSE_GOING_AWAY, "server shutting down").await;
+        return;
+    }
     let Some(auth) = ws_auth(&st, &mut socket, token).await else {
         return;
     };
@@ -372,6 +376,10 @@ async fn run_track(st: &SharedState, socket: &mut WebSocket, live: &Arc<LiveSess
 }
 
 async fn watch_socket(st: SharedState, mut socket: WebSocket, id: String, token: Option<String>) {
+    if st.is_shutting_down() {
+        close(&mut socket, CLOSE_GOING_AWAY, "server shutting down").await;
+        return;
+    }
     let Some(auth) = ws_auth(&st, &mut socket, token).await else {
         return;
     };
