@@ -320,3 +320,41 @@ fn streaming_state_has_running_totals() {
     assert!((st.totals.total_time() - dur).abs() < 1e-6);
     assert!(st.totals.reading_time > 0.5 * dur);
 }
+
+#[test]
+fn label_follows_a_change_of_activity() {
+    let recs = load();
+    let read = recs
+        .iter()
+        .find(|r| r.name.contains("ENv18_lab14_a_Oxygen_1"))
+        .expect("reading file");
+    let dots = recs
+        .iter()
+        .find(|r| r.name.contains("ENv18_lab14_validation"))
+        .expect("validation file");
+    let cfg = ActivityConfig::with_geometry(read.geometry);
+    let end = read.samples.last().map_or(0.0, |s| s.t_ms);
+    let switch_at = end + 40.0;
+    let mut trace = read.samples.clone();
+    trace.extend(dots.samples.iter().map(|s| GazeSample {
+        t_ms: s.t_ms + switch_at,
+        ..*s
+    }));
+    let labels = classify_trace_labels(&trace, &cfg);
+    let at = |t: f64| {
+        labels
+            .iter()
+            .take_while(|l| l.t_ms <= t)
+            .last()
+            .map(|l| l.activity)
+    };
+    assert_eq!(at(switch_at - 100.0), Some(Activity::Reading));
+    let first_other = labels
+        .iter()
+        .find(|l| l.t_ms >= switch_at && l.activity != Activity::Reading)
+        .map(|l| l.t_ms - switch_at)
+        .expect("label never left reading");
+    eprintln!("left reading {first_other:.0} ms after the switch");
+    assert!(first_other < 8000.0, "{first_other}");
+    assert_ne!(labels.last().map(|l| l.activity), Some(Activity::Reading));
+}
