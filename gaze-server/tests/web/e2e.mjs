@@ -161,6 +161,13 @@ async function main() {
   await page.click('#end-btn');
   await page.waitForSelector('#report', { timeout: 30000 });
 
+  // Dashboard: both sessions with totals, newest first.
+  await page.goto(base + '/#/dashboard');
+  await page.waitForSelector('#sessions-body tr[data-session]');
+  const rows = await page.$$eval('#sessions-body tr[data-session]', (trs) => trs.map((tr) => tr.dataset.session));
+  check(rows.length === 2 && rows[1] === stats.sessionId, 'dashboard lists both sessions, newest first');
+  await page.screenshot({ path: path.join(artifacts, 'dashboard.png') });
+
   // Swagger UI is served offline.
   await page.goto(base + '/docs/');
   await page.waitForSelector('.swagger-ui .info', { timeout: 20000 });
