@@ -669,6 +669,19 @@ impl Scores {
                 "seconds",
             );
         }
+        // Pooled over the native-rate recordings (real webcam + lab).
+        let mut pooled = Confusion::default();
+        for g in 0..self.sec.len().min(2) {
+            for r in 0..3 {
+                for c in 0..5 {
+                    pooled.m[r][c] += self.sec[g].m[r][c];
+                }
+            }
+        }
+        pooled.print(
+            "webcam + lab pooled (native rates): time level, streaming label at each whole second",
+            "seconds",
+        );
         let w = &self.webcam_reading;
         println!(
             "\nWebcam readers: reading recall = {:.3} of time ({:.0} of {:.0} s); {:.3} of scored seconds",
@@ -865,6 +878,8 @@ fn main() {
         );
     }
 
+    adaptation_report(&items);
+
     println!(
         "\n=== Fixation / saccade detection vs Lund2013 hand labels (per sample, native rate) ==="
     );
@@ -935,4 +950,80 @@ fn print_recording(
             .collect();
         println!("      {s}");
     }
+}
+
+/// Per-user adaptation on the webcam participants: thresholds learned from the participant's
+/// 5-dot validation trial and the first 10 s of one reading trial; reading recall measured on
+/// the participant's *other* reading trials, with and without adaptation.
+fn adaptation_report(items: &[Item]) {
+    let webcam: Vec<&Item> = items.iter().filter(|i| i.group == 0).collect();
+    let mut subjects: Vec<&str> = webcam.iter().map(|i| i.entry.subject.as_str()).collect();
+    subjects.sort_unstable();
+    subjects.dedup();
+    println!(
+        "\n=== Per-user adaptation (webcam): ActivityConfig::adapt_from(validation dots, 10 s of one reading trial) ==="
+    );
+    println!(
+        "{:<22} {:>8} {:>8} {:>10} | {:>8} {:>8}",
+        "subject", "disp_deg", "fwd_max", "sweep_min", "default", "adapted"
+    );
+    let (mut tot_d, mut tot_a, mut tot) = (0.0, 0.0, 0.0);
+    for subj in subjects {
+        let mine: Vec<&&Item> = webcam.iter().filter(|i| i.entry.subject == subj).collect();
+        let Some(dots) = mine.iter().find(|i| i.entry.label == "fixation") else {
+            continue;
+        };
+        let reads: Vec<&&&Item> = mine.iter().filter(|i| i.entry.label == "reading").collect();
+        let Some(first) = reads.first() else {
+            continue;
+        };
+        let to_samples = |i: &Item, max_ms: f64| -> Vec<GazeSample> {
+            let t0 = i.t.first().copied().unwrap_or(0.0);
+            (0..i.t.len())
+                .filter(|&k| i.t[k] - t0 <= max_ms)
+                .map(|k| GazeSample::new(i.t[k], i.x[k], i.y[k]))
+                .collect()
+        };
+        let base = ActivityConfig::with_geometry(first.entry.geometry);
+        let adapted = match base.adapt_from(
+            &to_samples(dots, f64::INFINITY),
+            &to_samples(first, 10_000.0),
+        ) {
+            Ok(c) => c,
+            Err(e) => {
+                println!("{subj:<22} adaptation failed: {e}");
+                continue;
+            }
+        };
+        let (mut d, mut a, mut t) = (0.0, 0.0, 0.0);
+        for r in reads.iter().skip(1) {
+            let cfg_d = ActivityConfig::with_geometry(r.entry.geometry);
+            let cfg_a = ActivityConfig {
+                geometry: r.entry.geometry,
+                ..adapted.clone()
+            };
+            let (sd, _, _) = run_trace(&r.t, &r.x, &r.y, &cfg_d);
+            let (sa, _, _) = run_trace(&r.t, &r.x, &r.y, &cfg_a);
+            d += sd[0];
+            a += sa[0];
+            t += sd.iter().sum::<f64>();
+        }
+        println!(
+            "{subj:<22} {:>8.2} {:>8.2} {:>10.2} | {:>8.3} {:>8.3}",
+            adapted.idt_dispersion_deg,
+            adapted.read_forward_max_deg,
+            adapted.return_sweep_min_deg,
+            d / t.max(1e-9),
+            a / t.max(1e-9)
+        );
+        tot_d += d;
+        tot_a += a;
+        tot += t;
+    }
+    println!(
+        "all (reading recall, share of time): default {:.3}, adapted {:.3} over {:.0} s",
+        tot_d / tot.max(1e-9),
+        tot_a / tot.max(1e-9),
+        tot
+    );
 }
