@@ -75,6 +75,8 @@ pub struct WindowFeatures {
     pub coherent_frac: f64,
     /// Distinct 2°×2° cells visited by the bins, per bin (how much of the screen is explored).
     pub coverage: f64,
+    /// Share of fixation time spent in fixations longer than 600 ms (dwelling).
+    pub long_fix_frac: f64,
 }
 
 pub(crate) fn compute_features(
@@ -250,6 +252,7 @@ pub(crate) fn compute_features(
 
     // ---- fixations
     let mut fix_ms = 0.0;
+    let mut long_ms = 0.0;
     let mut pursuit_ms = 0.0;
     let mut prevf: Option<&FixRec> = None;
     let (mut fwd, mut sweep, mut regress, mut unrelated, mut amp) = (0.0, 0.0, 0.0, 0.0, 0.0);
@@ -260,6 +263,9 @@ pub(crate) fn compute_features(
         }
         f.n_fix += 1.0;
         fix_ms += d;
+        if fx.end_ms - fx.start_ms > 600.0 {
+            long_ms += d;
+        }
         if fx.pursuit {
             pursuit_ms += d;
         }
@@ -288,6 +294,9 @@ pub(crate) fn compute_features(
         }
         prevf = Some(fx);
     }
+    if fix_ms > 0.0 {
+        f.long_fix_frac = long_ms / fix_ms;
+    }
     if f.n_fix > 0.0 {
         f.mean_fix_ms = fix_ms / f.n_fix;
     }
@@ -305,7 +314,7 @@ pub(crate) fn compute_features(
 }
 
 /// Number of entries in [`WindowFeatures::vector`].
-pub const N_FEATURES: usize = 20;
+pub const N_FEATURES: usize = 21;
 
 /// Names of the entries of [`WindowFeatures::vector`].
 pub const FEATURE_NAMES: [&str; N_FEATURES] = [
@@ -329,6 +338,7 @@ pub const FEATURE_NAMES: [&str; N_FEATURES] = [
     "fix_rate",
     "coherent_frac",
     "coverage",
+    "long_fix_frac",
 ];
 
 impl WindowFeatures {
@@ -356,6 +366,7 @@ impl WindowFeatures {
             self.n_fix / secs,
             self.coherent_frac,
             self.coverage,
+            self.long_fix_frac,
         ];
         v.map(|x| if x.is_finite() { x } else { 0.0 })
     }
