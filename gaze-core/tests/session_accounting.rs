@@ -545,3 +545,52 @@ fn thresholds_are_independent_per_kind() {
     );
     assert_sums(&r);
 }
+
+#[test]
+fn random_streams_keep_the_invariants() {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for round in 0..20 {
+        let mut s = Session::new(format!("r{round}"), ActivityConfig::default());
+        let mut t = 0.0;
+        for _ in 0..3000 {
+            let r = next();
+            // Mostly forward steps of ~33 ms, sometimes gaps, duplicates or steps back.
+            t += match r % 50 {
+                0 => -200.0,
+                1 => 0.0,
+                2 => 2500.0,
+                _ => 20.0 + (r % 30) as f64,
+            };
+            let ev = AttentionEvidence {
+                face_present: (r >> 8) % 40 != 0,
+                eyes_closed: (r >> 16) % 30 == 0,
+                head_away: (r >> 24) % 60 == 0,
+                gaze_off_screen: (r >> 32) % 80 == 0,
+            };
+            let x = ((r >> 40) % 2400) as f64 - 200.0;
+            let y = ((r >> 52) % 1400) as f64 - 100.0;
+            let valid = (r >> 12) % 25 != 0;
+            let st = s.push_sample(GazeSample {
+                t_ms: t,
+                x,
+                y,
+                valid,
+                evidence: ev,
+            });
+            assert!(st.totals.total_time().is_finite());
+        }
+        let rep = s.report();
+        assert_sums(&rep);
+        let fin = s.finish();
+        assert_sums(&fin);
+        let json = serde_json::to_string(&fin).expect("json");
+        assert!(!json.contains("null"));
+        Session::restore_json(&s.snapshot_json().expect("snapshot")).expect("restore");
+    }
+}
