@@ -36,8 +36,13 @@ pub fn token_from_headers(headers: &HeaderMap) -> Option<String> {
         .and_then(|v| v.to_str().ok())
     {
         let v = v.trim();
-        if v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ") {
-            return Some(v[7..].trim().to_string());
+        if v.get(..7)
+            .is_some_and(|p| p.eq_ignore_ascii_case("bearer "))
+        {
+            let t = v.get(7..).unwrap_or("").trim();
+            if !t.is_empty() {
+                return Some(t.to_string());
+            }
         }
     }
     headers
