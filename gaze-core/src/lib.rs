@@ -37,5 +37,5 @@ pub use frame::{Frame, PixelFormat};
 pub use result::*;
 pub use session::{Activity, ActivityTimes, Attention, SessionReport, TimelineSegment};
 pub use session::{LiveStatus, Session, SessionSnapshot};
-pub use tracker::{Tracker, TrackerConfig};
+pub use tracker::{Tracker, TrackerConfig, set_num_threads};
 pub use wire::FrameMessage;

@@ -738,3 +738,12 @@ impl Tracker {
         }
     }
 }
+
+/// Sets how many threads OpenCV may use for one network run, process-wide (`0` = OpenCV's
+/// default, one per core). Servers that run one tracker per worker thread should set 1 so
+/// the workers do not oversubscribe the cores; single-stream programs may leave the default.
+pub fn set_num_threads(threads: u32) -> Result<()> {
+    let n = i32::try_from(threads).map_err(|_| GazeError::Config(format!("{threads} threads")))?;
+    opencv::core::set_num_threads(if n == 0 { -1 } else { n })?;
+    Ok(())
+}
