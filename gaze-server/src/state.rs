@@ -44,6 +44,11 @@ impl AppState {
     /// Builds the state around a connected store.
     pub fn new(config: Config, store: Arc<dyn Store>) -> SharedState {
         let workers = Arc::new(Semaphore::new(config.worker_count()));
+        // Each worker runs one frame at a time; OpenCV threads inside a frame would only
+        // oversubscribe the cores the worker pool already uses.
+        if let Err(e) = gaze_core::set_num_threads(1) {
+            tracing::warn!("cannot set OpenCV threads: {e}");
+        }
         let (shutdown_tx, _) = watch::channel(false);
         Arc::new(AppState {
             config,
