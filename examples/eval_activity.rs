@@ -1,18 +1,26 @@
 //! Evaluates the activity model on labelled eye-movement recordings.
 //!
 //! ```text
-//! cargo run --release -p gaze-examples --bin eval_activity -- /work/shared/testdata/activity [--features] [--verbose]
+//! cargo run --release -p gaze-examples --bin eval_activity -- /work/shared/testdata/activity \
+//!     [--verbose] [--features] [--train] [--no-cv]
 //! ```
 //!
 //! Reads `index.csv` in that folder (see its README) and prints:
-//! * per recording: the share of time given each label by the streaming classifier;
-//! * confusion matrices and macro-F1 over reading / watching (video) / browsing (scene),
-//!   at the recording level (label with the most time) and at the time level (the streaming
-//!   label at every whole second), for webcam-rate files, lab-rate files, and lab-rate files
-//!   resampled to 30 Hz with webcam-like noise;
-//! * reading recall (share of reading time labelled reading) on the webcam readers;
+//! * per recording: the share of time given each label by the streaming classifier
+//!   (`--verbose` adds the label at every whole second: R/B/W/o);
+//! * confusion matrices and macro-F1 over reading / watching (video) / browsing (scene), at the
+//!   recording level (label with the most time) and at the time level (all samples, and the
+//!   streaming label at every whole second), for webcam-rate files, lab-rate files, and
+//!   lab-rate files resampled to 30 Hz with webcam-like noise — once for the shipped models
+//!   (fitted on this same data, so in-sample) and once in 5-fold cross-validation grouped by
+//!   subject (models refitted without the held-out subjects);
+//! * reading recall (share of reading time labelled reading) on the webcam readers, and the
+//!   effect of per-user adaptation ([`ActivityConfig::adapt_from`]) on it;
 //! * per-sample Cohen's kappa of the fixation / saccade detector against the Lund2013 hand
 //!   labels, next to the kappa between the two human annotators.
+//!
+//! `--train` also prints the refitted models as Rust code for `activity/config.rs`;
+//! `--features` prints feature quartiles per class.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
