@@ -123,8 +123,9 @@ pub(crate) fn compute_features(
     let mut prev_step: Option<(f64, f64)> = None;
     let mut coherent = 0.0;
     // Cells visited (2 deg grid); the window holds at most a few hundred bins.
-    let mut cells = [0i64; 512];
-    let mut ncells = 0usize;
+    // Distinct cells via a small open-addressing set (at most 512 bins are counted).
+    let mut table = [i64::MIN; 1024];
+    let (mut ncells, mut distinct) = (0usize, 0usize);
     let mut end_sweep =
         |run_left: &mut f64, run_left_dy: &mut f64, seg: &mut Option<(f64, f64)>, x_now: f64| {
             if *run_left > cfg.return_sweep_min_deg && run_left_dy.abs() <= 0.5 * *run_left {
@@ -145,10 +146,22 @@ pub(crate) fn compute_features(
             prev_step = None;
             continue;
         }
-        if ncells < cells.len() {
+        if ncells < 512 {
             let cx = (b.x / 2.0).floor().clamp(-1e6, 1e6) as i64;
             let cy = (b.y / 2.0).floor().clamp(-1e6, 1e6) as i64;
-            cells[ncells] = cx * 4_000_000 + cy;
+            let key = cx * 4_000_000 + cy;
+            let mut slot = ((key as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as usize;
+            loop {
+                if table[slot] == key {
+                    break;
+                }
+                if table[slot] == i64::MIN {
+                    table[slot] = key;
+                    distinct += 1;
+                    break;
+                }
+                slot = (slot + 1) & 1023;
+            }
             ncells += 1;
         }
         match &mut seg {
@@ -230,9 +243,6 @@ pub(crate) fn compute_features(
         f.left_jump_frac = left_jump / left_path;
     }
     if ncells > 0 {
-        let c = &mut cells[..ncells];
-        c.sort_unstable();
-        let distinct = 1 + c.windows(2).filter(|w| w[0] != w[1]).count();
         f.coverage = distinct as f64 / ncells as f64;
     }
     if nsteps > 0.0 {
