@@ -48,8 +48,12 @@ def summary(times):
     }
 
 
-def time_gaze(frames, every_frame, repeat, warmup=20):
-    """One tracker over `repeat` passes of the clip, like the criterion bench."""
+def time_gaze(frames, every_frame, repeat, reset_each_pass, warmup=20):
+    """Per-call times of Tracker.process over `repeat` passes of the clip.
+
+    reset_each_pass=False: one tracker, timestamps keep increasing (like the criterion bench).
+    reset_each_pass=True: reset before each pass, timestamps n * 40 (like examples/frame_times).
+    """
     tracker = gaze.Tracker(detect_every_frame=every_frame)
     for i in range(warmup):
         tracker.process(frames[i % len(frames)], timestamp_ms=-1e6 + i * 40.0)
@@ -57,6 +61,9 @@ def time_gaze(frames, every_frame, repeat, warmup=20):
     times = []
     t_ms = 0.0
     for _ in range(repeat):
+        if reset_each_pass:
+            tracker.reset()
+            t_ms = 0.0
         for f in frames:
             t0 = time.perf_counter()
             tracker.process(f, timestamp_ms=t_ms)
@@ -99,7 +106,8 @@ def main():
         "repeat": args.repeat,
     }
     for mode, every in (("tracking", False), ("detect_every_frame", True)):
-        out[f"gaze_{mode}"] = summary(time_gaze(frames, every, args.repeat))
+        out[f"gaze_{mode}"] = summary(time_gaze(frames, every, args.repeat, reset_each_pass=False))
+        out[f"gaze_{mode}_reset"] = summary(time_gaze(frames, every, args.repeat, reset_each_pass=True))
         if args.mediapipe:
             import mediapipe as mp
 

@@ -5,7 +5,8 @@
 #   bindings/python/bench/run_bench.sh [--python PY] [--mediapipe-python PY] [--repeat N] [--rounds N]
 #
 # Builds a release wheel once (maturin), installs it into a temp dir put on PYTHONPATH (the
-# venvs are not modified), pins everything to one core (taskset -c 0, one OpenCV thread),
+# venvs are not modified), pins everything to one core (taskset -c 0, nice -20 when root, one
+# OpenCV thread),
 # runs the criterion bench (`cargo bench -p gaze-benches --bench tracker`) and the
 # frame_times example for the Rust figures, then the Python bench.
 set -euo pipefail
@@ -26,6 +27,8 @@ while [ $# -gt 0 ]; do
 done
 CARGO=${CARGO:-cargo}
 PIN=(taskset -c 0)
+# Highest CPU priority when allowed, so builds running beside the bench disturb it less.
+if nice -n -20 true 2>/dev/null; then PIN=(nice -n -20 taskset -c 0); fi
 export OPENCV_FOR_THREADS_NUM=1
 out=${BENCH_OUT:-$ROOT/target/bench-python}
 mkdir -p "$out"
@@ -72,12 +75,14 @@ def ft(mode):
         best.append(statistics.median(r["ms"] for r in rows))
     return min(best)
 def py(mode, key):
-    return min(json.load(open(p))[f"gaze_{mode}"][key] for p in glob.glob(os.path.join(out, "python_*.json")))
+    return min(json.load(open(p))[mode][key] for p in glob.glob(os.path.join(out, "python_*.json")))
 print(f"{'mode':<20} {'criterion mean':>15} {'rust median':>12} {'python mean':>12} {'python median':>14} {'mean vs criterion':>18} {'median vs rust':>15}")
 for mode, ftmode in (("tracking", "tracking"), ("detect_every_frame", "every")):
     cm, _ = crit(mode)
     fm = ft(ftmode)
-    pm, pmed = py(mode, "mean_ms"), py(mode, "median_ms")
+    # Mean of the criterion-style run (one tracker, increasing timestamps) vs criterion's mean;
+    # median of the frame_times-style run (reset per pass) vs frame_times' median.
+    pm, pmed = py(f"gaze_{mode}", "mean_ms"), py(f"gaze_{mode}_reset", "median_ms")
     print(f"{mode:<20} {cm:15.3f} {fm:12.3f} {pm:12.3f} {pmed:14.3f} {(pm / cm - 1) * 100:17.1f}% {(pmed / fm - 1) * 100:14.1f}%")
 print("(ms per frame, one core; rust median = examples/frame_times on the same frames in the same order;"
       " best of the rounds)")
@@ -88,7 +93,7 @@ for mode, ftmode in (("tracking", "tracking"), ("detect_every_frame", "every")):
         r = path.rsplit("_", 1)[1].split(".")[0]
         rows = [json.loads(l) for l in open(os.path.join(out, f"frame_times_{ftmode}_{r}.jsonl")) if l.strip()]
         rust = statistics.median(x["ms"] for x in rows)
-        ratios.append(json.load(open(path))[f"gaze_{mode}"]["median_ms"] / rust)
+        ratios.append(json.load(open(path))[f"gaze_{mode}_reset"]["median_ms"] / rust)
     print(f"{mode:<20} per-round python/rust median: " + " ".join(f"{x:.3f}" for x in ratios)
           + f"  -> median overhead {(statistics.median(ratios) - 1) * 100:+.1f}%")
 mp_path = os.path.join(out, "mediapipe.json")
