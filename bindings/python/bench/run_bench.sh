@@ -96,6 +96,9 @@ for mode, ftmode in (("tracking", "tracking"), ("detect_every_frame", "every")):
         ratios.append(json.load(open(path))[f"gaze_{mode}_reset"]["median_ms"] / rust)
     print(f"{mode:<20} per-round python/rust median: " + " ".join(f"{x:.3f}" for x in ratios)
           + f"  -> median overhead {(statistics.median(ratios) - 1) * 100:+.1f}%")
+cost = min(json.load(open(p))["binding_cost_us"] for p in glob.glob(os.path.join(out, "python_*.json")))
+print(f"binding cost per call (checks, borrow, GIL release, validation; no tracking): {cost:.2f} us"
+      f" = {cost / 1000 / crit('tracking')[0] * 100:.3f}% of a tracking-mode frame")
 mp_path = os.path.join(out, "mediapipe.json")
 if os.path.exists(mp_path):
     m = json.load(open(mp_path))
