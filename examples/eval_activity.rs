@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p gaze-examples --bin eval_activity -- /work/shared/testdata/activity \
-//!     [--verbose] [--features] [--train] [--no-cv]
+//!     [--verbose] [--features] [--train] [--no-cv] [--open-only]
 //! ```
 //!
 //! Reads `index.csv` in that folder (see its README) and prints:
@@ -61,6 +61,8 @@ struct Entry {
     subject: String,
     units: String,
     geometry: ScreenGeometry,
+    /// `open` when the recording's licence allows redistribution (index.csv column).
+    redistribution: String,
 }
 
 fn read_index(dir: &Path) -> Result<Vec<Entry>, String> {
@@ -76,6 +78,7 @@ fn read_index(dir: &Path) -> Result<Vec<Entry>, String> {
     };
     let (c_rec, c_lab, c_units) = (col("recording")?, col("label")?, col("units")?);
     let c_subj = col("subject")?;
+    let c_redist = col("redistribution")?;
     let (c_w, c_h, c_wmm, c_hmm, c_d) = (
         col("screen_w")?,
         col("screen_h")?,
@@ -106,6 +109,7 @@ fn read_index(dir: &Path) -> Result<Vec<Entry>, String> {
             subject: get(c_subj).to_string(),
             units: get(c_units).to_string(),
             geometry,
+            redistribution: get(c_redist).to_string(),
         });
     }
     Ok(out)
@@ -710,7 +714,7 @@ fn main() {
         .map(PathBuf::from)
     else {
         eprintln!(
-            "usage: eval_activity <path to activity testdata folder> [--features] [--verbose] [--train] [--no-cv]"
+            "usage: eval_activity <path to activity testdata folder> [--features] [--verbose] [--train] [--no-cv] [--open-only]"
         );
         std::process::exit(2);
     };
@@ -718,7 +722,14 @@ fn main() {
     let verbose = args.iter().any(|a| a == "--verbose");
     let train = args.iter().any(|a| a == "--train");
     let cv = !args.iter().any(|a| a == "--no-cv");
+    // --open-only: leave out recordings whose licence does not allow redistribution (GazeCom),
+    // e.g. to fit the shipped models only on data whose terms are clear.
+    let open_only = args.iter().any(|a| a == "--open-only");
     let entries = match read_index(&dir) {
+        Ok(e) if open_only => e
+            .into_iter()
+            .filter(|e| e.redistribution == "open")
+            .collect(),
         Ok(e) => e,
         Err(e) => {
             eprintln!("{e}");
