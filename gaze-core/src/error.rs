@@ -26,7 +26,9 @@ pub enum GazeError {
         bytes_per_pixel: usize,
     },
     /// The pixel buffer is shorter than `stride * (height - 1) + width * bpp`.
-    #[error("buffer has {actual} bytes, a {width}x{height} frame with stride {stride} needs {needed}")]
+    #[error(
+        "buffer has {actual} bytes, a {width}x{height} frame with stride {stride} needs {needed}"
+    )]
     BufferTooSmall {
         /// Bytes the frame needs.
         needed: usize,
