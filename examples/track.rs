@@ -126,7 +126,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                     )?;
                 }
             }
-            imgcodecs::imwrite_def(&format!("{dir}/frame_{n:04}.png"), &out)?;
+            imgcodecs::imwrite_def(format!("{dir}/frame_{n:04}.png"), &out)?;
         }
         n += 1;
     }
