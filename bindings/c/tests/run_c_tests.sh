@@ -56,9 +56,12 @@ check "static: PPM frame has a face and gaze" face_found "$tmp/track_static" "$t
 check "static: PGM (gray) frame has a face and gaze" face_found "$tmp/track_static" "$tmp/frame.pgm"
 check "shared: raw BGR frame has a face and gaze" face_found "$tmp/track_shared" "$tmp/frame.bgr" 640 480 bgr
 check "bad raw size is rejected" bash -c "! '$tmp/track_shared' '$tmp/frame.bgr' 640 481 bgr"
-check "valgrind: no leaks, no invalid reads (shared)" \
-  valgrind -q --error-exitcode=3 --leak-check=full --show-leak-kinds=definite,indirect \
-  --errors-for-leak-kinds=definite,indirect "$tmp/track_shared" "$tmp/frame.ppm"
+# Definite and indirect leaks fail; OpenCV's TBB worker threads leave "possibly lost" blocks at exit.
+VALGRIND=(valgrind -q --error-exitcode=3 --leak-check=full --show-leak-kinds=definite,indirect
+  --errors-for-leak-kinds=definite,indirect)
+check "valgrind: no leaks, no invalid reads (shared, PPM)" "${VALGRIND[@]}" "$tmp/track_shared" "$tmp/frame.ppm"
+check "valgrind: no leaks, no invalid reads (static, raw BGR)" \
+  "${VALGRIND[@]}" "$tmp/track_static" "$tmp/frame.bgr" 640 480 bgr
 
 echo "c: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
