@@ -194,3 +194,11 @@ impl<'py> PixelView<'py> {
         }
     }
 }
+
+/// Whether `frame` would be read in place (True) or copied once (False) by
+/// `Tracker.process`; raises like `process` for unusable frames. For tests and diagnostics.
+#[pyfunction]
+#[pyo3(name = "_frame_is_borrowed", signature = (frame, format=None))]
+pub fn frame_is_borrowed(frame: &Bound<'_, PyAny>, format: Option<&str>) -> PyResult<bool> {
+    Ok(PixelView::new(frame, format)?.is_borrowed())
+}

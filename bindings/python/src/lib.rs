@@ -22,6 +22,11 @@ use pyo3::prelude::*;
 fn gaze_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<tracker::PyTracker>()?;
+    // Diagnostics, kept out of `__all__` (and so out of `from gaze._gaze import *`).
+    m.setattr(
+        "_frame_is_borrowed",
+        wrap_pyfunction!(frame::frame_is_borrowed, m)?,
+    )?;
     m.add_class::<calibration::PyCalibration>()?;
     m.add_class::<activity::PyActivityClassifier>()?;
     m.add_function(wrap_pyfunction!(activity::py_classify_trace, m)?)?;
