@@ -208,6 +208,10 @@ const char *gaze_last_error_message(void);
 // `s` is NULL or a string from a gaze function, not yet freed.
 void gaze_string_free(char *s);
 
+// Sets how many threads OpenCV may use for one network run, process-wide (0 = OpenCV's
+// default, one per core). Programs running one tracker per worker thread should set 1.
+enum gaze_status gaze_set_num_threads(uint32_t threads);
+
 // Creates a session. `config_json` is a (partial) `ActivityConfig` as JSON or NULL for the
 // defaults. Free the handle with `gaze_session_free`.
 //

@@ -67,3 +67,13 @@ pub unsafe extern "C" fn gaze_string_free(s: *mut c_char) {
         Ok(())
     })
 }
+
+/// Sets how many threads OpenCV may use for one network run, process-wide (0 = OpenCV's
+/// default, one per core). Programs running one tracker per worker thread should set 1.
+#[unsafe(no_mangle)]
+pub extern "C" fn gaze_set_num_threads(threads: u32) -> gaze_status {
+    ffi_boundary(|| {
+        gaze_core::set_num_threads(threads)?;
+        boundary::ok()
+    })
+}

@@ -336,6 +336,16 @@ fn status_messages_and_version() {
 }
 
 #[test]
+fn set_num_threads_accepts_counts() {
+    assert_eq!(gaze_set_num_threads(1), gaze_status::GAZE_OK);
+    assert_eq!(gaze_set_num_threads(0), gaze_status::GAZE_OK);
+    assert_eq!(
+        gaze_set_num_threads(u32::MAX),
+        gaze_status::GAZE_ERROR_CONFIG
+    );
+}
+
+#[test]
 fn last_error_is_thread_local() {
     let px = [0u8; 3];
     let t = new_tracker();

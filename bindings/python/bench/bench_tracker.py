@@ -115,6 +115,7 @@ def main():
     ap.add_argument("--mediapipe", action="store_true", help="also time MediaPipe FaceMesh")
     args = ap.parse_args()
     cv2.setNumThreads(1)
+    gaze.set_num_threads(1)  # like the Rust benches (opencv::core::set_num_threads(1))
     frames = decode(args.video)
     out = {
         "python": sys.version.split()[0],

@@ -22,6 +22,7 @@ use pyo3::prelude::*;
 fn gaze_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<tracker::PyTracker>()?;
+    m.add_function(wrap_pyfunction!(tracker::py_set_num_threads, m)?)?;
     // Diagnostics, kept out of `__all__` (and so out of `from gaze._gaze import *`).
     m.setattr(
         "_frame_is_borrowed",

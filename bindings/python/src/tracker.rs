@@ -110,3 +110,11 @@ impl PyTracker {
         Ok(self.with(|t| t.reset())?)
     }
 }
+
+/// Sets how many threads OpenCV may use for one network run, process-wide (0 = OpenCV's
+/// default, one per core). Programs running one tracker per worker thread should set 1.
+#[pyfunction]
+#[pyo3(name = "set_num_threads")]
+pub fn py_set_num_threads(threads: u32) -> PyResult<()> {
+    Ok(gaze_core::set_num_threads(threads).map_err(BindingError::from)?)
+}

@@ -4,6 +4,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 import gaze
 
@@ -78,3 +79,11 @@ def test_gil_is_released_during_process(clip):
         lo, hi = a + 0.25 * (b - a), b - 0.25 * (b - a)
         overlapped += bool(np.any((ts > lo) & (ts < hi)))
     assert overlapped >= 4, (overlapped, [b - a for a, b in calls])
+
+
+def test_set_num_threads(frame):
+    gaze.set_num_threads(1)
+    assert gaze.Tracker().process(frame, timestamp_ms=0.0).face is not None
+    gaze.set_num_threads(0)
+    with pytest.raises((OverflowError, TypeError)):
+        gaze.set_num_threads(-1)

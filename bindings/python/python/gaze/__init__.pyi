@@ -185,6 +185,9 @@ class Tracker:
     calibration: Optional[Calibration]
     def reset(self) -> None: ...
 
+def set_num_threads(threads: int) -> None:
+    """OpenCV threads per network run, process-wide (0 = one per core)."""
+
 class ActivityClassifier:
     """Streaming reading / browsing / watching and attention classifier."""
 
