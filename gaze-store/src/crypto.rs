@@ -93,6 +93,26 @@ pub(crate) async fn verify_password_async(
     .map_err(|e| StoreError::internal(format!("hashing task: {e}")))?
 }
 
+/// A login check shared by the backends: verifies `password` against the user that was found
+/// (or against a dummy hash when none was, so timing does not tell whether the username
+/// exists) and returns the user only when both the user exists and the password matches.
+pub(crate) async fn check_login<U>(
+    found: Option<(U, String)>,
+    password: &str,
+    dummy: std::sync::Arc<std::sync::OnceLock<String>>,
+    p: PasswordParams,
+) -> Result<U> {
+    let (user, phc) = match found {
+        Some((u, h)) => (Some(u), Some(h)),
+        None => (None, None),
+    };
+    let ok = verify_password_async(password.to_owned(), phc, dummy, p).await?;
+    match user {
+        Some(u) if ok => Ok(u),
+        _ => Err(StoreError::Unauthorized),
+    }
+}
+
 /// A new bearer token (`gzt_` + 256 random bits in hex).
 pub(crate) fn new_token() -> String {
     format!("{TOKEN_PREFIX}{}", hex(&random_bytes::<32>()))

@@ -221,21 +221,7 @@ impl Store for MemoryStore {
                 .and_then(|id| g.users.get(id))
                 .map(|u| (u.user.clone(), u.phc.clone()))
         };
-        let (user, phc) = match found {
-            Some((u, p)) => (Some(u), Some(p)),
-            None => (None, None),
-        };
-        let ok = crypto::verify_password_async(
-            password.to_owned(),
-            phc,
-            self.dummy_hash.clone(),
-            self.cfg.password,
-        )
-        .await?;
-        match user {
-            Some(u) if ok => Ok(u),
-            _ => Err(StoreError::Unauthorized),
-        }
+        crypto::check_login(found, password, self.dummy_hash.clone(), self.cfg.password).await
     }
 
     async fn set_calibration_json(

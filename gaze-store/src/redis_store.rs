@@ -794,21 +794,7 @@ impl Store for RedisStore {
             Err(StoreError::NotFound(_)) => None,
             Err(e) => return Err(e),
         };
-        let (user, phc) = match found {
-            Some((u, p)) => (Some(u), Some(p)),
-            None => (None, None),
-        };
-        let ok = crypto::verify_password_async(
-            password.to_owned(),
-            phc,
-            self.dummy_hash.clone(),
-            self.cfg.password,
-        )
-        .await?;
-        match user {
-            Some(u) if ok => Ok(u),
-            _ => Err(StoreError::Unauthorized),
-        }
+        crypto::check_login(found, password, self.dummy_hash.clone(), self.cfg.password).await
     }
 
     async fn set_calibration_json(
