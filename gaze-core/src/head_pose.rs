@@ -74,7 +74,6 @@ impl HeadPoseEstimator {
             [0.0, 0.0, 1.0],
         ])?;
         let dist = Mat::default();
-        let guess = self.rvec.is_some();
         let mut rvec = match &self.rvec {
             Some(r) => r.clone(),
             None => Mat::from_slice(&[0.0f64, 0.0, 0.0])?.try_clone()?,
@@ -100,7 +99,6 @@ impl HeadPoseEstimator {
             true,
             calib3d::SOLVEPNP_ITERATIVE,
         )?;
-        let _ = guess;
         let mut rot = Mat::default();
         calib3d::rodrigues(&rvec, &mut rot, &mut Mat::default())?;
         let r = |i: i32, j: i32| -> f64 { rot.at_2d::<f64>(i, j).copied().unwrap_or(0.0) };

@@ -119,6 +119,36 @@ struct TrackState {
     last: Option<(Vec<Mat>, [EyeLandmarks; 2], [EyeRoi; 2])>,
 }
 
+impl TrackState {
+    /// The detected face moved along with the eyes since the detection.
+    fn face_now(&self) -> Face {
+        let s = self;
+        let now = (s.rois[0].center, s.rois[1].center);
+        let f = similarity(s.anchor, now);
+        let d = &s.detected;
+        let p0 = f(Point::new(d.bbox.x, d.bbox.y));
+        let p1 = f(Point::new(d.bbox.x + d.bbox.w, d.bbox.y + d.bbox.h));
+        let k = d.keypoints;
+        Face {
+            bbox: BoundingBox {
+                x: p0.x.min(p1.x),
+                y: p0.y.min(p1.y),
+                w: (p1.x - p0.x).abs(),
+                h: (p1.y - p0.y).abs(),
+            },
+            keypoints: FaceKeypoints {
+                right_eye: f(k.right_eye),
+                left_eye: f(k.left_eye),
+                nose_tip: f(k.nose_tip),
+                mouth: f(k.mouth),
+                right_ear: f(k.right_ear),
+                left_ear: f(k.left_ear),
+            },
+            score: d.score,
+        }
+    }
+}
+
 struct Smoothers {
     h: OneEuro,
     v: OneEuro,
@@ -459,33 +489,6 @@ impl Tracker {
         });
     }
 
-    /// The detected face moved along with the eyes since the detection.
-    fn face_now(&self, s: &TrackState) -> Face {
-        let now = (s.rois[0].center, s.rois[1].center);
-        let f = similarity(s.anchor, now);
-        let d = &s.detected;
-        let p0 = f(Point::new(d.bbox.x, d.bbox.y));
-        let p1 = f(Point::new(d.bbox.x + d.bbox.w, d.bbox.y + d.bbox.h));
-        let k = d.keypoints;
-        Face {
-            bbox: BoundingBox {
-                x: p0.x.min(p1.x),
-                y: p0.y.min(p1.y),
-                w: (p1.x - p0.x).abs(),
-                h: (p1.y - p0.y).abs(),
-            },
-            keypoints: FaceKeypoints {
-                right_eye: f(k.right_eye),
-                left_eye: f(k.left_eye),
-                nose_tip: f(k.nose_tip),
-                mouth: f(k.mouth),
-                right_ear: f(k.right_ear),
-                left_ear: f(k.left_ear),
-            },
-            score: d.score,
-        }
-    }
-
     fn run_iris(
         &mut self,
         mat: &Mat,
@@ -610,8 +613,7 @@ impl Tracker {
                 } else {
                     s.frames_since_detect += 1;
                 }
-                let s = s.clone();
-                self.face_now(&s)
+                s.face_now()
             }
             None => Face::default(),
         };
