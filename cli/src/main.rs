@@ -1,0 +1,6 @@
+//! The `gaze` command-line tool.
+
+fn main() {
+    eprintln!("gaze: not implemented yet");
+    std::process::exit(2);
+}
