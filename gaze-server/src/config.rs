@@ -91,6 +91,28 @@ pub struct Config {
     #[arg(long, env = "GAZE_COOKIE_SECURE")]
     pub cookie_secure: bool,
 
+    /// Failed logins allowed per username per `--rate-window-secs` (0: no limit). The bucket
+    /// refills continuously, so a locked-out user waits at most one window share.
+    #[arg(long, env = "GAZE_LOGIN_FAILURES_PER_USER", default_value_t = 5)]
+    pub login_failures_per_user: u32,
+
+    /// Login attempts allowed per client IP per `--rate-window-secs` (0: no limit).
+    #[arg(long, env = "GAZE_LOGIN_ATTEMPTS_PER_IP", default_value_t = 20)]
+    pub login_attempts_per_ip: u32,
+
+    /// Registrations allowed per client IP per `--rate-window-secs` (0: no limit).
+    #[arg(long, env = "GAZE_REGISTER_PER_IP", default_value_t = 10)]
+    pub register_per_ip: u32,
+
+    /// Window of the login / registration rate limits (seconds).
+    #[arg(long, env = "GAZE_RATE_WINDOW_SECS", default_value_t = 60)]
+    pub rate_window_secs: u64,
+
+    /// Take the client IP from the last `X-Forwarded-For` entry (only behind a reverse proxy
+    /// that sets it; otherwise clients could pick their own IP). Default: the peer address.
+    #[arg(long, env = "GAZE_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+
     /// Open the web UI in a browser (xdg-open) once the server listens.
     #[arg(long, env = "GAZE_OPEN")]
     pub open: bool,
