@@ -12,7 +12,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 pkgs=(libopencv-dev clang libclang-dev opencv-data redis-server redis-tools ffmpeg pkg-config)
 if [ "$what" = test ]; then
-  pkgs+=(chromium chromium-driver valgrind gcc make)
+  pkgs+=(chromium chromium-driver valgrind gcc make poppler-utils)  # poppler-utils: pdftotext in gaze-report tests
   command -v npm >/dev/null || pkgs+=(nodejs npm)  # gaze-server web UI test (playwright-core)
 fi
 missing=()
