@@ -31,6 +31,14 @@ pub enum AppError {
     /// The request body or frame is larger than the configured limit (413).
     #[error("payload too large: {0}")]
     TooLarge(String),
+    /// A rate limit is reached (429 with `Retry-After`).
+    #[error("too many requests: {what}; retry after {retry_after_secs} s")]
+    TooManyRequests {
+        /// Which limit.
+        what: String,
+        /// Seconds until the next attempt can pass.
+        retry_after_secs: u64,
+    },
     /// A capacity limit is reached (503).
     #[error("busy: {0}")]
     Busy(String),
@@ -59,6 +67,7 @@ impl AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Busy(_) | AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -73,6 +82,12 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let retry_after = match &self {
+            AppError::TooManyRequests {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         }
@@ -86,6 +101,10 @@ impl IntoResponse for AppError {
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         resp
     }
