@@ -181,24 +181,33 @@ fn spawn_frame(st: &SharedState, live: &Arc<LiveSession>, slot: &Arc<FrameSlot>)
     tokio::spawn(async move { live::process_frame(&st, &live, &slot).await })
 }
 
-/// Turns one incoming message into a frame, a control action, or an error reply.
-enum Incoming {
+/// What one incoming track-socket message asks for (see [`parse_message`]).
+#[derive(Debug)]
+pub enum Incoming {
+    /// A frame to process.
     Frame(FrameInput),
+    /// `{"type": "end"}`: end the session.
     End,
+    /// A JSON reply to send back (an `{"error"}` or the pong); nothing else happens.
     Reply(String),
+    /// Nothing to do (a late `{"token"}`, ping / pong frames).
     Ignore,
+    /// The client closed the socket.
     Closed,
 }
 
-fn parse_incoming(st: &SharedState, msg: Message) -> Incoming {
+/// Parses one track-socket message: a pure function of the message and the frame size
+/// limit (the server's `max_frame_bytes`), with no I/O. Malformed input gives
+/// [`Incoming::Reply`] with a JSON error, never a panic.
+pub fn parse_message(msg: Message, max_frame_bytes: usize) -> Incoming {
     match msg {
         Message::Binary(b) => {
-            if b.len() > st.config.max_frame_bytes {
+            if b.len() > max_frame_bytes {
                 return Incoming::Reply(
                     AppError::TooLarge(format!(
                         "frame of {} bytes exceeds the limit of {} bytes",
                         b.len(),
-                        st.config.max_frame_bytes
+                        max_frame_bytes
                     ))
                     .to_json(),
                 );
@@ -219,11 +228,10 @@ fn parse_incoming(st: &SharedState, msg: Message) -> Incoming {
             };
             if let Some(image) = m.image {
                 // base64 is 4/3 of the bytes; the exact check happens after decoding.
-                if image.len() / 4 * 3 > st.config.max_frame_bytes + 64 {
+                if image.len() / 4 * 3 > max_frame_bytes.saturating_add(64) {
                     return Incoming::Reply(
                         AppError::TooLarge(format!(
-                            "frame exceeds the limit of {} bytes",
-                            st.config.max_frame_bytes
+                            "frame exceeds the limit of {max_frame_bytes} bytes"
                         ))
                         .to_json(),
                     );
@@ -310,7 +318,7 @@ async fn run_track(st: &SharedState, socket: &mut WebSocket, live: &Arc<LiveSess
                     }
                     None => break,
                 };
-                match parse_incoming(st, msg) {
+                match parse_message(msg, st.config.max_frame_bytes) {
                     Incoming::Frame(f) => {
                         st.metrics.frames_received.fetch_add(1, Ordering::Relaxed);
                         if slot.put(f) {
