@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -14,7 +14,7 @@ use gaze_core::{
 };
 use gaze_store::{Checkpoint, StoreError};
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::accounting::{LiveAccount, LiveStatus};
 use crate::error::{AppError, AppResult};
@@ -193,6 +193,13 @@ pub struct LiveSession {
     generation: AtomicU64,
     end_tx: watch::Sender<Option<Arc<SessionReport>>>,
     finalize_lock: tokio::sync::Mutex<Option<SessionReport>>,
+    /// True while a checkpoint is being written (or retried): no new one is cut meanwhile,
+    /// so the segments it carries are delivered exactly once and in order.
+    checkpoint_inflight: AtomicBool,
+    /// True while a failed finalisation is queued for retry.
+    end_queued: AtomicBool,
+    /// Live-feed messages to publish, in order, off the frame path (see [`publish`]).
+    publisher: OnceLock<mpsc::Sender<String>>,
 }
 
 impl std::fmt::Debug for LiveSession {
@@ -242,6 +249,9 @@ impl LiveSession {
             generation: AtomicU64::new(0),
             end_tx,
             finalize_lock: tokio::sync::Mutex::new(None),
+            checkpoint_inflight: AtomicBool::new(false),
+            end_queued: AtomicBool::new(false),
+            publisher: OnceLock::new(),
         })
     }
 
@@ -346,6 +356,7 @@ fn process_blocking(
     input: FrameInput,
     limits: FrameLimits,
     checkpoint_every: Duration,
+    checkpoint_inflight: &AtomicBool,
     dropped: u64,
 ) -> AppResult<(TrackMessage, Option<Checkpoint>)> {
     let t0 = Instant::now();
@@ -368,7 +379,12 @@ fn process_blocking(
     let tracker = ensure_tracker(e)?;
     let result = tracker.process(&frame)?;
     let status = e.account.push(&result);
-    let checkpoint = if e.last_checkpoint.elapsed() >= checkpoint_every {
+    // While the previous checkpoint is still being written (the store is slow or down) no
+    // new one is cut: its segments stay unsent and go with the next checkpoint once the
+    // pending one has landed.
+    let checkpoint = if e.last_checkpoint.elapsed() >= checkpoint_every
+        && !checkpoint_inflight.swap(true, Ordering::SeqCst)
+    {
         e.last_checkpoint = Instant::now();
         e.seq += 1;
         let mut report = e.account.report();
@@ -432,14 +448,21 @@ pub async fn process_frame(
         return Ok(None);
     };
     let dropped = slot.dropped();
-    let engine = live.engine.clone();
-    let id = live.id.clone();
+    let live2 = live.clone();
     let limits = st.frame_limits();
     let every = Duration::from_secs(st.config.checkpoint_secs.max(1));
     let started = Instant::now();
     let out = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        process_blocking(&engine, &id, input, limits, every, dropped)
+        process_blocking(
+            &live2.engine,
+            &live2.id,
+            input,
+            limits,
+            every,
+            &live2.checkpoint_inflight,
+            dropped,
+        )
     })
     .await?;
     let (msg, checkpoint) = match out {
@@ -454,34 +477,160 @@ pub async fn process_frame(
     st.metrics.frames_processed.fetch_add(1, Ordering::Relaxed);
     let text = serde_json::to_string(&msg)
         .map_err(|e| AppError::Internal(format!("cannot serialise reply: {e}")))?;
-    if let Err(e) = st.store.publish_live(&live.id, &text).await {
-        tracing::debug!(session = %live.id, error = %e, "live publish failed");
+    publish(st, live, text.clone());
+    if let Some(cp) = checkpoint {
+        write_checkpoint(st, live, cp);
     }
-    write_checkpoint(st, live, checkpoint);
     Ok(Some(text))
 }
 
-fn write_checkpoint(st: &SharedState, live: &Arc<LiveSession>, checkpoint: Option<Checkpoint>) {
-    if let Some(cp) = checkpoint {
+/// Live-feed messages waiting per session before new ones are dropped (store slow or down).
+const PUBLISH_QUEUE: usize = 64;
+/// First retry delay of a failed checkpoint or finalisation; doubles up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(200);
+/// Longest delay between retries.
+const RETRY_MAX: Duration = Duration::from_secs(3);
+
+/// Queues `message` for the session's live feed. A per-session task publishes in order, so
+/// a slow or unreachable store never delays the reply to the tracking client; when the
+/// queue is full (store down) the message is dropped and counted.
+fn publish(st: &SharedState, live: &Arc<LiveSession>, message: String) {
+    let tx = live.publisher.get_or_init(|| {
+        let (tx, mut rx) = mpsc::channel::<String>(PUBLISH_QUEUE);
         let st = st.clone();
         let id = live.id.clone();
+        // Ends when the session (the only sender) is dropped.
         tokio::spawn(async move {
-            match st.store.checkpoint(&id, cp).await {
-                Ok(_) => {
-                    st.metrics.checkpoints.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) => {
-                    st.metrics.checkpoint_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(session = %id, error = %e, "checkpoint failed");
+            while let Some(m) = rx.recv().await {
+                if let Err(e) = st.store.publish_live(&id, &m).await {
+                    st.metrics.publish_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(session = %id, error = %e, "live publish failed");
                 }
             }
         });
+        tx
+    });
+    if tx.try_send(message).is_err() {
+        st.metrics.publish_dropped.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// Writes a checkpoint in the background, retrying with backoff while the store is
+/// unavailable until it lands. Checkpoints are idempotent by `seq` (a retry after a lost
+/// reply is a `Duplicate`), and no newer checkpoint is cut while this one is pending, so
+/// each timeline segment is appended exactly once and in order.
+fn write_checkpoint(st: &SharedState, live: &Arc<LiveSession>, cp: Checkpoint) {
+    let st = st.clone();
+    let live = live.clone();
+    tokio::spawn(async move {
+        let mut delay = RETRY_FIRST;
+        let mut retrying = false;
+        loop {
+            match st.store.checkpoint(&live.id, cp.clone()).await {
+                Ok(_) => {
+                    st.metrics.checkpoints.fetch_add(1, Ordering::Relaxed);
+                    if retrying {
+                        tracing::info!(session = %live.id, seq = cp.seq, "checkpoint stored after retries");
+                    }
+                    break;
+                }
+                // Ended meanwhile: the final report carries everything.
+                Err(StoreError::Conflict(_)) => break,
+                Err(e @ StoreError::Unavailable(_)) => {
+                    st.metrics.checkpoint_errors.fetch_add(1, Ordering::Relaxed);
+                    if !retrying {
+                        retrying = true;
+                        st.metrics
+                            .checkpoints_pending
+                            .fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(session = %live.id, seq = cp.seq, error = %e, "checkpoint failed; retrying until the store is back");
+                    }
+                    if live.is_ended() && live.end_stored() {
+                        break;
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(RETRY_MAX);
+                    st.metrics
+                        .checkpoint_retries
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    st.metrics.checkpoint_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(session = %live.id, seq = cp.seq, error = %e, "checkpoint rejected");
+                    break;
+                }
+            }
+        }
+        if retrying {
+            st.metrics
+                .checkpoints_pending
+                .fetch_sub(1, Ordering::Relaxed);
+        }
+        live.checkpoint_inflight.store(false, Ordering::SeqCst);
+    });
 }
 
 /// Ends a live session: finishes the accounting, stores the final report, notifies the
 /// track and watch sockets. Idempotent: later calls return the same report.
+///
+/// When the store is unavailable the session still ends at once (no more frames are
+/// accounted, the report is fixed) and the call fails with [`AppError::Unavailable`] (503);
+/// storing the report is queued and retried with backoff in the background, and calling
+/// `finalize` again (e.g. `POST /session/end`) retries immediately and returns the report
+/// once it is stored.
 pub async fn finalize(
+    st: &SharedState,
+    live: &Arc<LiveSession>,
+    reason: &str,
+) -> AppResult<SessionReport> {
+    match finalize_once(st, live, reason).await {
+        Err(AppError::Unavailable(m)) => {
+            queue_finalize(st, live, reason);
+            Err(AppError::Unavailable(format!(
+                "{m}; the session has ended and its report will be stored when the store is back"
+            )))
+        }
+        other => other,
+    }
+}
+
+/// Retries storing the final report in the background until it lands.
+fn queue_finalize(st: &SharedState, live: &Arc<LiveSession>, reason: &str) {
+    if live.end_queued.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    st.metrics.ends_pending.fetch_add(1, Ordering::Relaxed);
+    let st = st.clone();
+    let live = live.clone();
+    let reason = reason.to_string();
+    tokio::spawn(async move {
+        let mut delay = RETRY_FIRST;
+        loop {
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(RETRY_MAX);
+            st.metrics.end_retries.fetch_add(1, Ordering::Relaxed);
+            match finalize_once(&st, &live, &reason).await {
+                Ok(_) => break,
+                Err(AppError::Unavailable(_)) => continue,
+                Err(e) => {
+                    tracing::error!(session = %live.id, error = %e, "cannot store the final report");
+                    break;
+                }
+            }
+        }
+        st.metrics.ends_pending.fetch_sub(1, Ordering::Relaxed);
+        live.end_queued.store(false, Ordering::SeqCst);
+    });
+}
+
+impl LiveSession {
+    /// True once the final report is stored.
+    fn end_stored(&self) -> bool {
+        self.end_tx.borrow().is_some()
+    }
+}
+
+async fn finalize_once(
     st: &SharedState,
     live: &Arc<LiveSession>,
     reason: &str,
@@ -513,9 +662,7 @@ pub async fn finalize(
     let shared = Arc::new(report.clone());
     live.end_tx.send_replace(Some(shared));
     let ended = serde_json::json!({"event": "ended", "reason": reason, "report": report});
-    if let Err(e) = st.store.publish_live(&live.id, &ended.to_string()).await {
-        tracing::debug!(session = %live.id, error = %e, "live publish failed");
-    }
+    publish(st, live, ended.to_string());
     tracing::info!(session = %live.id, reason, duration_s = report.duration, "session finalised");
     Ok(report)
 }

@@ -29,8 +29,20 @@ pub struct Metrics {
     pub watch_sockets: AtomicU64,
     /// Checkpoints written.
     pub checkpoints: AtomicU64,
-    /// Checkpoints that failed.
+    /// Checkpoint write attempts that failed.
     pub checkpoint_errors: AtomicU64,
+    /// Checkpoint writes retried after a failure (store unavailable).
+    pub checkpoint_retries: AtomicU64,
+    /// Checkpoints waiting for the store to come back (gauge).
+    pub checkpoints_pending: AtomicU64,
+    /// Final-report writes retried after a failure (store unavailable).
+    pub end_retries: AtomicU64,
+    /// Ended sessions whose final report waits for the store to come back (gauge).
+    pub ends_pending: AtomicU64,
+    /// Live-feed messages the store refused or did not answer.
+    pub publish_errors: AtomicU64,
+    /// Live-feed messages dropped because the session's publish queue was full.
+    pub publish_dropped: AtomicU64,
     buckets: [AtomicU64; BUCKETS_MS.len()],
     latency_sum_us: AtomicU64,
     latency_count: AtomicU64,
@@ -51,7 +63,7 @@ impl Metrics {
     /// Renders every metric; `live_sessions` is the current number of live sessions.
     pub fn render(&self, live_sessions: usize) -> String {
         let mut s = String::with_capacity(2048);
-        let counters: [(&str, &str, &AtomicU64); 9] = [
+        let counters: [(&str, &str, &AtomicU64); 13] = [
             (
                 "gaze_http_requests_total",
                 "HTTP requests served",
@@ -94,8 +106,28 @@ impl Metrics {
             ),
             (
                 "gaze_checkpoint_errors_total",
-                "Checkpoints failed",
+                "Checkpoint write attempts that failed",
                 &self.checkpoint_errors,
+            ),
+            (
+                "gaze_checkpoint_retries_total",
+                "Checkpoint writes retried (store unavailable)",
+                &self.checkpoint_retries,
+            ),
+            (
+                "gaze_end_retries_total",
+                "Final-report writes retried (store unavailable)",
+                &self.end_retries,
+            ),
+            (
+                "gaze_publish_errors_total",
+                "Live-feed messages the store refused or did not answer",
+                &self.publish_errors,
+            ),
+            (
+                "gaze_publish_dropped_total",
+                "Live-feed messages dropped (publish queue full)",
+                &self.publish_dropped,
             ),
         ];
         for (name, help, v) in counters {
@@ -105,7 +137,7 @@ impl Metrics {
                 v.load(Relaxed)
             );
         }
-        let gauges: [(&str, &str, u64); 3] = [
+        let gauges: [(&str, &str, u64); 5] = [
             (
                 "gaze_live_sessions",
                 "Live sessions on this instance",
@@ -120,6 +152,16 @@ impl Metrics {
                 "gaze_watch_sockets",
                 "Open watch sockets",
                 self.watch_sockets.load(Relaxed),
+            ),
+            (
+                "gaze_checkpoints_pending",
+                "Checkpoints waiting for the store",
+                self.checkpoints_pending.load(Relaxed),
+            ),
+            (
+                "gaze_ends_pending",
+                "Final reports waiting for the store",
+                self.ends_pending.load(Relaxed),
             ),
         ];
         for (name, help, v) in gauges {

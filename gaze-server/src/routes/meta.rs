@@ -25,11 +25,16 @@ pub struct Health {
     pub backend: String,
     /// Live sessions on this instance.
     pub live_sessions: usize,
+    /// Checkpoints waiting for the store to come back (live results keep flowing meanwhile).
+    pub pending_checkpoints: u64,
+    /// Ended sessions whose final report waits for the store to come back.
+    pub pending_reports: u64,
     /// Server version.
     pub version: String,
 }
 
-/// Liveness and store reachability (no authentication).
+/// Liveness and store reachability (no authentication). `degraded` when the store does not
+/// answer (503) or writes wait for it to come back (200: it answers again, retries pending).
 #[utoipa::path(get, path = "/health", tag = "meta",
     responses((status = 200, body = Health), (status = 503, description = "Store unreachable", body = Health)))]
 pub async fn health(State(st): State<SharedState>) -> (StatusCode, Json<Health>) {
@@ -40,6 +45,9 @@ pub async fn health(State(st): State<SharedState>) -> (StatusCode, Json<Health>)
         Backend::RedisCluster => "redis-cluster",
     };
     let ok = store.is_ok();
+    let pending_checkpoints = st.metrics.checkpoints_pending.load(Ordering::Relaxed);
+    let pending_reports = st.metrics.ends_pending.load(Ordering::Relaxed);
+    let degraded = !ok || pending_checkpoints > 0 || pending_reports > 0;
     (
         if ok {
             StatusCode::OK
@@ -47,12 +55,14 @@ pub async fn health(State(st): State<SharedState>) -> (StatusCode, Json<Health>)
             StatusCode::SERVICE_UNAVAILABLE
         },
         Json(Health {
-            status: if ok { "ok" } else { "degraded" }.into(),
+            status: if degraded { "degraded" } else { "ok" }.into(),
             store: store
                 .map(|_| "ok".to_string())
                 .unwrap_or_else(|e| e.to_string()),
             backend: backend.into(),
             live_sessions: st.live.len(),
+            pending_checkpoints,
+            pending_reports,
             version: env!("CARGO_PKG_VERSION").into(),
         }),
     )
