@@ -12,10 +12,12 @@ pub mod accounting;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod limits;
 pub mod live;
 pub mod metrics;
 pub mod redis_proc;
 pub mod routes;
+pub mod security;
 pub mod state;
 pub mod ui;
 pub mod ws;
@@ -67,6 +69,8 @@ impl Server {
         let app = routes::app(state.clone());
         let mut stop = state.shutdown_signal();
         let task = tokio::spawn(async move {
+            // Peer addresses feed the per-IP login / registration limits.
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
                 let _ = stop.wait_for(|v| *v).await;
             });

@@ -25,6 +25,8 @@ pub struct AppState {
     pub workers: Arc<Semaphore>,
     /// Calibration runs in progress, by user id.
     pub calibrations: Mutex<HashMap<String, Arc<Mutex<CalibrationRun>>>>,
+    /// Login / registration rate limits.
+    pub limits: crate::limits::AuthLimits,
     shutdown_tx: watch::Sender<bool>,
 }
 
@@ -50,6 +52,7 @@ impl AppState {
             tracing::warn!("cannot set OpenCV threads: {e}");
         }
         let (shutdown_tx, _) = watch::channel(false);
+        let limits = crate::limits::AuthLimits::from_config(&config);
         Arc::new(AppState {
             config,
             store,
@@ -57,6 +60,7 @@ impl AppState {
             metrics: Metrics::default(),
             workers,
             calibrations: Mutex::new(HashMap::new()),
+            limits,
             shutdown_tx,
         })
     }

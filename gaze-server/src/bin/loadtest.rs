@@ -13,6 +13,8 @@
 //! latest wins), mean server time per frame (decode + track + account), face share, CPU used
 //! by this process (100 % = one core) and the machine's 1-minute load average before the level
 //! (other processes compete for the same cores). `--profile` prints the serial per-frame cost.
+//! Against `--url`, start that server with `--login-attempts-per-ip 0 --register-per-ip 0`
+//! (every client registers and logs in from one address).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -363,6 +365,9 @@ async fn main() -> Result<(), BoxError> {
             cfg.insecure_fast_hash = true;
             cfg.workers = args.workers;
             cfg.max_live_sessions = 10_000;
+            // Every client registers and logs in from 127.0.0.1: no per-IP limits here.
+            cfg.login_attempts_per_ip = 0;
+            cfg.register_per_ip = 0;
             let store =
                 gaze_store::connect_with("memory://", gaze_server::store_config(&cfg)).await?;
             let s = gaze_server::Server::spawn(cfg, store).await?;

@@ -108,6 +108,14 @@ pub fn app(st: SharedState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(
             st.clone(),
+            crate::limits::body_limit,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            st.clone(),
+            crate::security::security_headers,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            st.clone(),
             meta::count_requests,
         ))
         .with_state(st)

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{AuthUser, clear_cookie, login_cookie};
 use crate::error::{AppError, AppResult, ErrorBody};
+use crate::limits::ClientIp;
 use crate::routes::ApiJson;
 use crate::state::SharedState;
 
@@ -82,12 +83,17 @@ pub struct LoginResponse {
     responses(
         (status = 201, description = "Created", body = UserView),
         (status = 400, description = "Invalid username, password or email", body = ErrorBody),
-        (status = 409, description = "Username or email taken", body = ErrorBody)
+        (status = 409, description = "Username or email taken", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 429, description = "Too many registrations from this address (`Retry-After`)", body = ErrorBody)
     ))]
 pub async fn register(
     State(st): State<SharedState>,
-    ApiJson(req): ApiJson<RegisterRequest>,
+    ClientIp(ip): ClientIp,
+    req: Request,
 ) -> AppResult<(StatusCode, Json<UserView>)> {
+    st.limits.register_from(ip)?;
+    let ApiJson(req) = ApiJson::<RegisterRequest>::from_request(req, &st).await?;
     let user = st
         .store
         .create_user(NewUser {
@@ -109,9 +115,17 @@ pub async fn register(
     )),
     responses(
         (status = 200, description = "Logged in", body = LoginResponse),
-        (status = 401, description = "Wrong username or password", body = ErrorBody)
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "Wrong username or password", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this address or failures for this user (`Retry-After`); the password is not checked", body = ErrorBody)
     ))]
-pub async fn login(State(st): State<SharedState>, req: Request) -> AppResult<Response> {
+pub async fn login(
+    State(st): State<SharedState>,
+    ClientIp(ip): ClientIp,
+    req: Request,
+) -> AppResult<Response> {
+    st.limits.login_from(ip)?;
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -120,20 +134,42 @@ pub async fn login(State(st): State<SharedState>, req: Request) -> AppResult<Res
     let body: LoginRequest = if is_form {
         axum::Form::<LoginRequest>::from_request(req, &st)
             .await
-            .map_err(|e| AppError::BadRequest(e.body_text()))?
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    AppError::TooLarge(e.body_text())
+                } else {
+                    AppError::BadRequest(e.body_text())
+                }
+            })?
             .0
     } else {
         ApiJson::<LoginRequest>::from_request(req, &st).await?.0
     };
-    let user = st
+    // Takes a failure token first (refused without checking the password when none is
+    // left), gives it back on success: only failures count per username.
+    let attempt = st.limits.login_as(&body.username)?;
+    let user = match st
         .store
         .verify_password(&body.username, &body.password)
         .await
-        .map_err(|e| match e {
-            StoreError::Unavailable(m) => AppError::Unavailable(m),
-            StoreError::Internal(m) => AppError::Internal(m),
-            _ => AppError::Unauthorized,
-        })?;
+    {
+        Ok(u) => {
+            attempt.succeeded();
+            u
+        }
+        Err(StoreError::Unavailable(m)) => {
+            attempt.not_counted();
+            return Err(AppError::Unavailable(m));
+        }
+        Err(StoreError::Internal(m)) => {
+            attempt.not_counted();
+            return Err(AppError::Internal(m));
+        }
+        Err(_) => {
+            tracing::info!(%ip, "failed login");
+            return Err(AppError::Unauthorized);
+        }
+    };
     let ttl = st.config.token_ttl();
     let issued = st.store.issue_token(&user.id, ttl).await?;
     let admin = st.config.is_admin(&user.username);
