@@ -396,10 +396,12 @@ async function reportPage(args) {
       </div></div>
     <div class="card"><h3>Timeline</h3><canvas class="timeline" id="timeline"></canvas>
       <div class="legend">${['reading', 'browsing', 'watching', 'other', 'focused', 'distracted', 'no_data']
-        .map(k => `<span><i style="background:${COLORS[k]}"></i>${k.replace('_', ' ')}</span>`).join('')}</div></div>
+        .map(k => `<span><i data-color="${k}"></i>${k.replace('_', ' ')}</span>`).join('')}</div></div>
     <div class="card"><a class="button" id="export-json" href="/session/${encodeURIComponent(s.id)}/report.json">Export JSON</a>
       <a class="button" id="export-csv" href="/session/${encodeURIComponent(s.id)}/report.csv">Export CSV</a>
       <a href="#/dashboard">Back to dashboard</a></div>`;
+  // Colours through the CSSOM: the CSP (style-src 'self') blocks inline style attributes.
+  app.querySelectorAll('.legend i[data-color]').forEach((i) => { i.style.background = COLORS[i.dataset.color]; });
   drawTimeline($('timeline'), r);
 }
 
