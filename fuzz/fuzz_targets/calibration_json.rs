@@ -1,0 +1,4 @@
+//! libFuzzer entry point; the logic is [`gaze_fuzz::calibration_json::run`] (replayed by `cargo test`).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| gaze_fuzz::calibration_json::run(data));
