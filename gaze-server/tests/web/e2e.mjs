@@ -4,7 +4,8 @@
 // Debian Chromium through playwright-core with a fake webcam fed from the committed webcam
 // clip (converted to y4m with ffmpeg here), then: register → log in → start a session →
 // live gaze updates with a face for ≥ 5 s → end → report whose times are non-zero and sum
-// to the session length. Screenshots go to artifacts/web/.
+// to the session length. The UI runs under its Content-Security-Policy: any violation fails.
+// Screenshots go to artifacts/web/.
 //
 // Env: GAZE_SERVER_BIN (default target/debug/gaze-server), CHROMIUM (default
 // /usr/bin/chromium), GAZE_ARTIFACTS (default artifacts/web).
@@ -37,6 +38,16 @@ function freePort() {
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function check(cond, msg) { if (!cond) throw new Error('check failed: ' + msg); }
+// page.waitForFunction evaluates its predicate with eval in the page, which the UI's CSP
+// (no 'unsafe-eval') forbids; page.evaluate goes through DevTools and is not subject to it.
+async function waitForPage(page, fn, arg, { timeout = 30000, polling = 100 } = {}) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    if (await page.evaluate(fn, arg).catch(() => false)) return;
+    if (Date.now() > end) throw new Error(`waitForPage timed out after ${timeout} ms: ${fn}`);
+    await sleep(polling);
+  }
+}
 
 let server = null, browser = null, serverExit = null;
 async function main() {
@@ -79,11 +90,21 @@ async function main() {
   const offsite = [];
   page.on('request', (req) => { const u = new URL(req.url()); if (!['127.0.0.1', ''].includes(u.hostname) && u.protocol !== 'data:' && u.protocol !== 'blob:') offsite.push(req.url()); });
   page.on('console', (m) => { if (m.type() === 'error') log('browser console:', m.text()); });
+  // The UI must work under its Content-Security-Policy: any violation (reported by the
+  // securitypolicyviolation event or Chromium's console message) fails the test.
+  const cspViolations = [];
+  page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text()); });
+  await context.exposeBinding('__gazeCsp', (src, v) => cspViolations.push(`${src.frame.url()}: ${v}`));
+  await context.addInitScript(() => document.addEventListener('securitypolicyviolation',
+    (e) => window.__gazeCsp(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`)));
   page.setDefaultTimeout(30000);
 
   // Register and log in.
   const user = 'e2e_' + Date.now().toString(36);
-  await page.goto(base + '/');
+  const home = await page.goto(base + '/');
+  const csp = home.headers()['content-security-policy'] || '';
+  check(csp.includes("script-src 'self'") && csp.includes("frame-ancestors 'none'") && !csp.includes('unsafe-inline'),
+    'strict CSP on the web UI: ' + csp);
   await page.waitForSelector('#login-form');
   await page.click('#to-register');
   await page.fill('#reg-username', user);
@@ -98,9 +119,9 @@ async function main() {
 
   // Start a session and watch live updates.
   await page.click('#new-session-btn');
-  await page.waitForFunction(() => window.gazeStats && window.gazeStats.faceUpdates > 0, null, { timeout: 45000 });
+  await waitForPage(page, () => window.gazeStats && window.gazeStats.faceUpdates > 0, null, { timeout: 45000 });
   log('first face update');
-  await page.waitForFunction(() => {
+  await waitForPage(page, () => {
     const s = window.gazeStats;
     return s.lastFaceAt - s.firstFaceAt >= 5500 && Date.now() - s.lastFaceAt < 1000;
   }, null, { timeout: 45000, polling: 200 });
@@ -141,7 +162,7 @@ async function main() {
   await page.waitForSelector('#cal-start:not([disabled])');
   await page.waitForTimeout(500);
   await page.click('#cal-start');
-  await page.waitForFunction(() => {
+  await waitForPage(page, () => {
     const r = document.getElementById('cal-result'), e = document.getElementById('cal-error');
     return (r && r.textContent.includes('Calibration stored')) || (e && e.textContent);
   }, null, { timeout: 60000, polling: 250 });
@@ -153,7 +174,7 @@ async function main() {
 
   // A new session now maps gaze to screen points with that calibration.
   await page.goto(base + '/#/session');
-  await page.waitForFunction(() => window.gazeStats && window.gazeStats.last && window.gazeStats.last.screen,
+  await waitForPage(page, () => window.gazeStats && window.gazeStats.last && window.gazeStats.last.screen,
     null, { timeout: 30000 });
   const screenPt = await page.evaluate(() => window.gazeStats.last.screen);
   log('calibrated screen point:', JSON.stringify(screenPt));
@@ -173,6 +194,8 @@ async function main() {
   await page.waitForSelector('.swagger-ui .info', { timeout: 20000 });
   await page.screenshot({ path: path.join(artifacts, 'docs.png') });
   check(offsite.length === 0, 'no request left 127.0.0.1: ' + offsite.join(', '));
+  const uniqueCsp = [...new Set(cspViolations.map((v) => v.slice(0, 160)))];
+  check(cspViolations.length === 0, `no CSP violation (${cspViolations.length}): ` + uniqueCsp.slice(0, 6).join(' | '));
   log('PASS');
 }
 
