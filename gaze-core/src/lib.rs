@@ -36,6 +36,7 @@ pub use error::{GazeError, Result};
 pub use frame::{Frame, PixelFormat};
 pub use result::*;
 pub use session::{Activity, ActivityTimes, Attention, SessionReport, TimelineSegment};
-pub use session::{LiveStatus, Session, SessionSnapshot};
+pub use session::{GazeHeatmap, HeatmapPlane, LiveStatus, Session, SessionSnapshot};
+pub use session::{HEATMAP_RATIO_CELLS, HEATMAP_SCREEN_COLS, HEATMAP_SCREEN_ROWS};
 pub use tracker::{Tracker, TrackerConfig, set_num_threads};
 pub use wire::FrameMessage;

@@ -81,6 +81,128 @@ pub struct ActivityTimes {
     pub watching_time: f64,
 }
 
+/// Columns of the screen-plane heatmap grid (16:9 cells on a 16:9 screen).
+pub const HEATMAP_SCREEN_COLS: usize = 32;
+/// Rows of the screen-plane heatmap grid.
+pub const HEATMAP_SCREEN_ROWS: usize = 18;
+/// Columns (and rows) of the gaze-ratio-plane heatmap grid.
+pub const HEATMAP_RATIO_CELLS: usize = 24;
+
+/// Which plane a [`GazeHeatmap`] covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeatmapPlane {
+    /// Screen pixels (`x` right, `y` down): the calibrated screen point
+    /// (`gaze.screen`), or the sample's pixel position for [`Session::push_sample`].
+    #[default]
+    Screen,
+    /// Gaze ratios of an uncalibrated session: `x` = `gaze.horizontal` (−1 image-left … 1
+    /// image-right, i.e. 1 = toward the **user's left**), `y` = `gaze.vertical` (−1 up …
+    /// 1 down).
+    Ratio,
+}
+
+/// Where the gaze rested during a session: seconds of gaze per cell of a fixed grid.
+///
+/// Each accepted sample with a gaze point (eyes open) holds its cell until the next
+/// accepted sample (the same sample-and-hold rule as the time accounting; intervals longer
+/// than [`ActivityConfig::max_gap_ms`] count nowhere). `cells` is row-major, row 0 at
+/// `y_min` (the top), column 0 at `x_min`; a cell covers
+/// `(x_max − x_min) / cols` × `(y_max − y_min) / rows` plane units.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct GazeHeatmap {
+    /// The plane the grid covers.
+    pub plane: HeatmapPlane,
+    /// Left edge of the grid (pixels or ratio).
+    pub x_min: f64,
+    /// Right edge.
+    pub x_max: f64,
+    /// Top edge.
+    pub y_min: f64,
+    /// Bottom edge.
+    pub y_max: f64,
+    /// Number of columns.
+    pub cols: u32,
+    /// Number of rows.
+    pub rows: u32,
+    /// Seconds per cell, `rows × cols` values, row-major.
+    pub cells: Vec<f64>,
+    /// Seconds with the gaze outside the grid (off screen / beyond ±1).
+    pub outside: f64,
+}
+
+impl GazeHeatmap {
+    /// Seconds in the grid plus outside it.
+    pub fn total(&self) -> f64 {
+        self.cells.iter().sum::<f64>() + self.outside
+    }
+
+    /// Seconds in cell (`col`, `row`), 0 outside the grid.
+    pub fn cell(&self, col: usize, row: usize) -> f64 {
+        if col >= self.cols as usize || row >= self.rows as usize {
+            return 0.0;
+        }
+        self.cells
+            .get(row * self.cols as usize + col)
+            .copied()
+            .unwrap_or(0.0)
+    }
+}
+
+/// Accumulates one plane's grid inside a [`Session`] (allocated on first use).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+struct HeatGrid {
+    /// Seconds per cell (empty until the first sample on this plane).
+    cells: Vec<f64>,
+    /// Seconds outside the grid.
+    outside: f64,
+}
+
+impl HeatGrid {
+    fn add(&mut self, cell: Option<usize>, len: usize, secs: f64) {
+        match cell {
+            Some(i) => {
+                if self.cells.len() != len {
+                    self.cells = vec![0.0; len];
+                }
+                if let Some(c) = self.cells.get_mut(i) {
+                    *c += secs;
+                }
+            }
+            None => self.outside += secs,
+        }
+    }
+
+    fn total(&self) -> f64 {
+        self.cells.iter().sum::<f64>() + self.outside
+    }
+}
+
+/// Grid cell of a point on a plane of `[x0, x1] × [y0, y1]`; `None` outside (or non-finite).
+fn grid_cell(x: f64, y: f64, extent: [f64; 4], cols: usize, rows: usize) -> Option<usize> {
+    let [x0, x1, y0, y1] = extent;
+    let fx = (x - x0) / (x1 - x0);
+    let fy = (y - y0) / (y1 - y0);
+    if !(fx.is_finite() && fy.is_finite() && (0.0..=1.0).contains(&fx) && (0.0..=1.0).contains(&fy))
+    {
+        return None;
+    }
+    // The right / bottom edge belongs to the last cell.
+    let c = ((fx * cols as f64) as usize).min(cols - 1);
+    let r = ((fy * rows as f64) as usize).min(rows - 1);
+    Some(r * cols + c)
+}
+
+const RATIO_EXTENT: [f64; 4] = [-1.0, 1.0, -1.0, 1.0];
+
+/// Where one accepted sample's gaze is, for the heatmap.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct HeatPoint {
+    plane: HeatmapPlane,
+    /// Cell index, `None` outside the grid.
+    cell: Option<usize>,
+}
+
 /// Final (or running) report of one session. Field names match the original API; times are
 /// seconds, `started_at` / `ended_at` are the samples' clock in milliseconds (Unix epoch ms
 /// when frames carry wall-clock timestamps).
@@ -114,6 +236,17 @@ pub struct SessionReport {
     pub mean_fixation_ms: f64,
     /// Merged label segments.
     pub timeline: Vec<TimelineSegment>,
+    /// Where the gaze rested: over the screen when the session's gaze points were mostly
+    /// calibrated screen points (or pushed samples), else over the gaze-ratio plane; `None`
+    /// without any gaze point (then omitted from JSON). Absent in reports from before this
+    /// field existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gaze_heatmap: Option<GazeHeatmap>,
+    /// Onset of every counted blink (ms, the samples' clock, ascending; the blink event's
+    /// `start_ms`, or the first closed sample for [`Session::push_sample`] input). Absent in
+    /// reports from before this field existed.
+    #[serde(default)]
+    pub blink_onsets_ms: Vec<f64>,
 }
 
 /// Live status after one frame or sample.
@@ -165,6 +298,18 @@ pub struct Session {
     face_secs: f64,
     /// Time and face presence of the last accepted sample.
     last: Option<(f64, bool)>,
+    /// Heatmap over screen pixels.
+    #[serde(default)]
+    heat_screen: HeatGrid,
+    /// Heatmap over gaze ratios.
+    #[serde(default)]
+    heat_ratio: HeatGrid,
+    /// Gaze of the last accepted sample (it holds until the next one).
+    #[serde(default)]
+    heat_last: Option<HeatPoint>,
+    /// Blink onsets (ms).
+    #[serde(default)]
+    blink_onsets: Vec<f64>,
 }
 
 impl Session {
@@ -179,6 +324,10 @@ impl Session {
             sample_blinks: 0,
             face_secs: 0.0,
             last: None,
+            heat_screen: HeatGrid::default(),
+            heat_ratio: HeatGrid::default(),
+            heat_last: None,
+            blink_onsets: Vec::new(),
         }
     }
 
@@ -220,7 +369,25 @@ impl Session {
     /// `blink.event` (closures up to [`ActivityConfig::closed_min_ms`]).
     pub fn push_frame(&mut self, frame: &FrameResult) -> LiveStatus {
         let sample = Self::frame_to_sample(frame, self.classifier.config());
-        let status = self.push_inner(sample);
+        let heat = if sample.valid && !sample.evidence.eyes_closed {
+            match frame.gaze {
+                Some(g) if g.screen.is_some() => Some(self.screen_point(sample.x, sample.y)),
+                Some(g) => Some(HeatPoint {
+                    plane: HeatmapPlane::Ratio,
+                    cell: grid_cell(
+                        f64::from(g.horizontal),
+                        f64::from(g.vertical),
+                        RATIO_EXTENT,
+                        HEATMAP_RATIO_CELLS,
+                        HEATMAP_RATIO_CELLS,
+                    ),
+                }),
+                None => None,
+            }
+        } else {
+            None
+        };
+        let status = self.push_inner(sample, heat);
         if status.accepted
             && let Some(ev) = frame.blink.event
             && ev.end_ms.is_finite()
@@ -230,6 +397,12 @@ impl Session {
         {
             self.frame_blinks = self.frame_blinks.saturating_add(1);
             self.last_blink_end = Some(ev.end_ms);
+            let onset = if ev.start_ms.is_finite() {
+                ev.start_ms
+            } else {
+                ev.end_ms - ev.duration_ms
+            };
+            self.blink_onsets.push(onset);
         }
         LiveStatus {
             blink_count: self.blink_count(),
@@ -241,8 +414,15 @@ impl Session {
     /// shorter than [`ActivityConfig::closed_min_ms`].
     pub fn push_sample(&mut self, sample: GazeSample) -> LiveStatus {
         let before = self.classifier.closed_blinks();
-        let status = self.push_inner(sample);
+        let heat = (sample.valid && !sample.evidence.eyes_closed)
+            .then(|| self.screen_point(sample.x, sample.y));
+        let status = self.push_inner(sample, heat);
         let new = self.classifier.closed_blinks().saturating_sub(before);
+        if new > 0
+            && let Some(t) = self.classifier.last_blink_start_ms()
+        {
+            self.blink_onsets.push(t);
+        }
         self.sample_blinks = self
             .sample_blinks
             .saturating_add(u32::try_from(new).unwrap_or(u32::MAX));
@@ -252,16 +432,52 @@ impl Session {
         }
     }
 
-    fn push_inner(&mut self, sample: GazeSample) -> LiveStatus {
+    fn screen_point(&self, x: f64, y: f64) -> HeatPoint {
+        let g = &self.classifier.config().geometry;
+        HeatPoint {
+            plane: HeatmapPlane::Screen,
+            cell: grid_cell(
+                x,
+                y,
+                [0.0, g.width(), 0.0, g.height()],
+                HEATMAP_SCREEN_COLS,
+                HEATMAP_SCREEN_ROWS,
+            ),
+        }
+    }
+
+    fn push_inner(&mut self, sample: GazeSample, heat: Option<HeatPoint>) -> LiveStatus {
         let st = self.classifier.push(sample);
         if st.accepted {
-            if let Some((t0, face)) = self.last
-                && face
-                && st.t_ms - t0 <= self.classifier.config().max_gap_ms
-            {
-                self.face_secs += (st.t_ms - t0) / 1000.0;
+            if let Some((t0, face)) = self.last {
+                let dt = st.t_ms - t0;
+                if dt <= self.classifier.config().max_gap_ms {
+                    if face {
+                        self.face_secs += dt / 1000.0;
+                    }
+                    match self.heat_last {
+                        Some(HeatPoint {
+                            plane: HeatmapPlane::Screen,
+                            cell,
+                        }) => self.heat_screen.add(
+                            cell,
+                            HEATMAP_SCREEN_COLS * HEATMAP_SCREEN_ROWS,
+                            dt / 1000.0,
+                        ),
+                        Some(HeatPoint {
+                            plane: HeatmapPlane::Ratio,
+                            cell,
+                        }) => self.heat_ratio.add(
+                            cell,
+                            HEATMAP_RATIO_CELLS * HEATMAP_RATIO_CELLS,
+                            dt / 1000.0,
+                        ),
+                        None => {}
+                    }
+                }
             }
             self.last = Some((st.t_ms, sample.evidence.face_present));
+            self.heat_last = heat;
         }
         LiveStatus {
             t_ms: st.t_ms,
@@ -308,7 +524,47 @@ impl Session {
             fixation_count: u32::try_from(self.classifier.fixation_count()).unwrap_or(u32::MAX),
             mean_fixation_ms: self.classifier.mean_fixation_ms(),
             timeline,
+            gaze_heatmap: self.heatmap(),
+            blink_onsets_ms: self.blink_onsets.clone(),
         }
+    }
+
+    /// The heatmap of the plane that holds most of the gaze time (screen on a tie).
+    fn heatmap(&self) -> Option<GazeHeatmap> {
+        let (screen, ratio) = (self.heat_screen.total(), self.heat_ratio.total());
+        let (grid, plane, extent, cols, rows) = if screen > 0.0 && screen >= ratio {
+            let g = &self.classifier.config().geometry;
+            (
+                &self.heat_screen,
+                HeatmapPlane::Screen,
+                [0.0, g.width(), 0.0, g.height()],
+                HEATMAP_SCREEN_COLS,
+                HEATMAP_SCREEN_ROWS,
+            )
+        } else if ratio > 0.0 {
+            (
+                &self.heat_ratio,
+                HeatmapPlane::Ratio,
+                RATIO_EXTENT,
+                HEATMAP_RATIO_CELLS,
+                HEATMAP_RATIO_CELLS,
+            )
+        } else {
+            return None;
+        };
+        let mut cells = grid.cells.clone();
+        cells.resize(cols * rows, 0.0);
+        Some(GazeHeatmap {
+            plane,
+            x_min: extent[0],
+            x_max: extent[1],
+            y_min: extent[2],
+            y_max: extent[3],
+            cols: cols as u32,
+            rows: rows as u32,
+            cells,
+            outside: grid.outside,
+        })
     }
 
     /// The report so far, as if the session ended now (the state is not changed; a

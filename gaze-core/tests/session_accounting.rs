@@ -2,8 +2,8 @@
 
 use gaze_core::activity::{ActivityConfig, GazeSample, ScreenGeometry};
 use gaze_core::{
-    Activity, Attention, AttentionEvidence, Blink, BlinkEvent, FrameResult, Gaze, Point, Session,
-    SessionReport,
+    Activity, Attention, AttentionEvidence, Blink, BlinkEvent, FrameResult, Gaze, HeatmapPlane,
+    Point, Session, SessionReport,
 };
 
 const DT: f64 = 1000.0 / 30.0;
@@ -593,4 +593,174 @@ fn random_streams_keep_the_invariants() {
         assert!(!json.contains("null"));
         Session::restore_json(&s.snapshot_json().expect("snapshot")).expect("restore");
     }
+}
+
+#[test]
+fn heatmap_over_the_screen_holds_each_sample_until_the_next() {
+    // 10 s of the reading-like scan (x 300..1500, y 300..660 on a 1920×1080 screen).
+    let v = trace(300, |_| focused());
+    let r = run(&v);
+    let h = r.gaze_heatmap.as_ref().expect("heatmap");
+    assert_eq!(h.plane, HeatmapPlane::Screen);
+    assert_eq!((h.cols, h.rows), (32, 18));
+    assert_eq!(
+        (h.x_min, h.x_max, h.y_min, h.y_max),
+        (0.0, 1920.0, 0.0, 1080.0)
+    );
+    assert_eq!(h.cells.len(), 32 * 18);
+    // Every interval but the one after the last sample is counted, all on screen.
+    let held = (v.len() - 1) as f64 * DT / 1000.0;
+    assert!((h.total() - held).abs() < 1e-9, "{} vs {held}", h.total());
+    assert_eq!(h.outside, 0.0);
+    // 60 px cells: nothing left of x = 300 (column 5) or above y = 300 (row 5).
+    for row in 0..18 {
+        for col in 0..32 {
+            if !(5..=25).contains(&col) || !(5..=11).contains(&row) {
+                assert_eq!(h.cell(col, row), 0.0, "cell {col},{row}");
+            }
+        }
+    }
+    assert!(h.cell(10, 5) > 0.0);
+    assert_eq!(h.cell(99, 0), 0.0);
+}
+
+#[test]
+fn heatmap_uses_ratios_without_calibration_and_the_screen_with_it() {
+    let cfg = ActivityConfig::with_geometry(ScreenGeometry::from_px(1000.0, 500.0));
+    let mut s = Session::new("ratio", cfg.clone());
+    for i in 0..100 {
+        // Looking at ratio (0.5, 0.0), then a gap of 2 s (not counted), then at (-0.99, 0.99).
+        let t = if i < 50 {
+            i as f64 * 40.0
+        } else {
+            4000.0 + i as f64 * 40.0
+        };
+        let (hz, vt) = if i < 50 { (0.5, 0.0) } else { (-0.99, 0.99) };
+        let mut f = frame(t, None, hz, None);
+        if let Some(g) = f.gaze.as_mut() {
+            g.vertical = vt;
+        }
+        s.push_frame(&f);
+    }
+    let r = s.finish();
+    let h = r.gaze_heatmap.expect("heatmap");
+    assert_eq!(h.plane, HeatmapPlane::Ratio);
+    assert_eq!((h.x_min, h.x_max, h.y_min, h.y_max), (-1.0, 1.0, -1.0, 1.0));
+    assert_eq!((h.cols, h.rows), (24, 24));
+    // (0.5, 0): column 18, row 12; (-0.99, 0.99): column 0, row 23.
+    assert!(
+        (h.cell(18, 12) - 49.0 * 0.04).abs() < 1e-9,
+        "{}",
+        h.cell(18, 12)
+    );
+    assert!(
+        (h.cell(0, 23) - 49.0 * 0.04).abs() < 1e-9,
+        "{}",
+        h.cell(0, 23)
+    );
+    assert!((h.total() - 98.0 * 0.04).abs() < 1e-9);
+
+    // Calibrated frames (screen point set) go on the screen grid; off-screen → outside.
+    let mut s = Session::new("screen", cfg);
+    for i in 0..20 {
+        let p = if i < 10 {
+            Point::new(999.0, 499.0)
+        } else {
+            Point::new(1200.0, 100.0)
+        };
+        s.push_frame(&frame(i as f64 * 40.0, Some(p), 0.0, None));
+    }
+    let h = s.report().gaze_heatmap.expect("heatmap");
+    assert_eq!(h.plane, HeatmapPlane::Screen);
+    assert_eq!((h.x_max, h.y_max), (1000.0, 500.0));
+    assert!((h.cell(31, 17) - 0.4).abs() < 1e-9, "{}", h.cell(31, 17));
+    assert!((h.outside - 0.36).abs() < 1e-9, "{}", h.outside);
+
+    // No gaze at all: no heatmap, and none in the JSON.
+    let mut e = Session::new("none", ActivityConfig::default());
+    for i in 0..10 {
+        e.push_frame(&FrameResult {
+            timestamp_ms: i as f64 * 40.0,
+            ..FrameResult::default()
+        });
+    }
+    let r = e.finish();
+    assert!(r.gaze_heatmap.is_none());
+    assert!(
+        !serde_json::to_string(&r)
+            .expect("json")
+            .contains("gaze_heatmap")
+    );
+}
+
+#[test]
+fn blink_onsets_from_events_and_from_closed_samples() {
+    let mut s = Session::new("f", ActivityConfig::default());
+    let blink = BlinkEvent {
+        start_ms: 900.0,
+        end_ms: 1050.0,
+        duration_ms: 150.0,
+    };
+    for i in 0..100 {
+        let ev = (i == 32 || i == 33).then_some(blink);
+        s.push_frame(&frame(i as f64 * DT, None, 0.1, ev));
+    }
+    assert_eq!(s.finish().blink_onsets_ms, vec![900.0]);
+
+    // Samples: closures of 200 ms from 2 s and 5 s (blinks), 1.5 s from 7 s (not a blink).
+    let v = trace(300, |t| {
+        if (2000.0..2200.0).contains(&t)
+            || (5000.0..5200.0).contains(&t)
+            || (7000.0..8500.0).contains(&t)
+        {
+            closed()
+        } else {
+            focused()
+        }
+    });
+    let r = run(&v);
+    assert_eq!(r.blink_count, 2);
+    assert_eq!(r.blink_onsets_ms.len(), 2);
+    let first = v.iter().find(|x| x.t_ms >= 2000.0).map(|x| x.t_ms);
+    assert_eq!(r.blink_onsets_ms.first().copied(), first);
+    assert!(r.blink_onsets_ms[1] >= 5000.0 && r.blink_onsets_ms[1] < 5000.0 + DT);
+}
+
+#[test]
+fn reports_and_snapshots_without_the_new_fields_still_load() {
+    let v = trace(300, |_| focused());
+    let mut s = Session::new("old", ActivityConfig::default());
+    for x in &v[..150] {
+        s.push_sample(*x);
+    }
+    // A checkpoint written before the heatmap / blink-onset fields existed.
+    let mut snap: serde_json::Value =
+        serde_json::from_str(&s.snapshot_json().expect("snapshot")).expect("json");
+    let sess = snap["session"].as_object_mut().expect("session");
+    for k in ["heat_screen", "heat_ratio", "heat_last", "blink_onsets"] {
+        assert!(sess.remove(k).is_some(), "{k} is in the snapshot");
+    }
+    let cls = sess["classifier"].as_object_mut().expect("classifier");
+    assert!(cls.remove("last_blink_start_ms").is_some());
+    let mut old = Session::restore_json(&snap.to_string()).expect("old snapshot restores");
+    for x in &v[150..] {
+        old.push_sample(*x);
+    }
+    let r = old.finish();
+    assert_sums(&r);
+    // The heatmap restarts at the checkpoint: it holds only the second half.
+    let h = r.gaze_heatmap.as_ref().expect("heatmap");
+    assert!(
+        (h.total() - 149.0 * DT / 1000.0).abs() < 1e-6,
+        "{}",
+        h.total()
+    );
+    // A report written before the new fields existed.
+    let mut j = serde_json::to_value(&r).expect("json");
+    let o = j.as_object_mut().expect("object");
+    o.remove("gaze_heatmap");
+    o.remove("blink_onsets_ms");
+    let back: SessionReport = serde_json::from_value(j).expect("old report parses");
+    assert!(back.gaze_heatmap.is_none() && back.blink_onsets_ms.is_empty());
+    assert_eq!(back.focus_time, r.focus_time);
 }

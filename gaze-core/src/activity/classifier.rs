@@ -101,6 +101,9 @@ pub struct ActivityClassifier {
     fixation_count: u64,
     fixation_total_ms: f64,
     blink_count: u64,
+    /// Onset of the last blink counted in `blink_count` (absent in older checkpoints).
+    #[serde(default)]
+    last_blink_start_ms: Option<f64>,
     rejected: u64,
 }
 
@@ -144,6 +147,7 @@ impl ActivityClassifier {
             fixation_count: 0,
             fixation_total_ms: 0.0,
             blink_count: 0,
+            last_blink_start_ms: None,
             rejected: 0,
         }
     }
@@ -186,6 +190,11 @@ impl ActivityClassifier {
     /// `eyes_closed` evidence.
     pub fn closed_blinks(&self) -> u64 {
         self.blink_count
+    }
+
+    /// Onset (ms) of the last closure counted by [`closed_blinks`](Self::closed_blinks).
+    pub fn last_blink_start_ms(&self) -> Option<f64> {
+        self.last_blink_start_ms
     }
 
     /// Features of the current window (for inspection and tuning).
@@ -307,8 +316,9 @@ impl ActivityClassifier {
         // 3. Attention for this sample (and the interval that follows it).
         self.held = match kind {
             SampleKind::Ok => {
-                if self.run.take().is_some_and(|r| r.is_blink()) {
+                if let Some(r) = self.run.take().filter(|r| r.is_blink()) {
                     self.blink_count += 1;
+                    self.last_blink_start_ms = Some(r.start_ms);
                 }
                 self.accountant.resolve(None);
                 Held::Decided(self.activity, Attention::Focused)
@@ -320,8 +330,9 @@ impl ActivityClassifier {
                     Some(r) if r.dropout == dropout => r.all_closed &= closed,
                     _ => {
                         // A new kind of stretch: the previous undecided one ended early.
-                        if self.run.is_some_and(|r| r.is_blink()) {
+                        if let Some(r) = self.run.filter(|r| r.is_blink()) {
                             self.blink_count += 1;
+                            self.last_blink_start_ms = Some(r.start_ms);
                         }
                         self.accountant.resolve(None);
                         self.run = Some(RunInfo {
