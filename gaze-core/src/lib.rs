@@ -37,6 +37,8 @@ pub use frame::{Frame, PixelFormat};
 pub use result::*;
 pub use session::{Activity, ActivityTimes, Attention, SessionReport, TimelineSegment};
 pub use session::{GazeHeatmap, HeatmapPlane, LiveStatus, Session, SessionSnapshot};
-pub use session::{HEATMAP_RATIO_CELLS, HEATMAP_SCREEN_COLS, HEATMAP_SCREEN_ROWS};
+pub use session::{
+    HEATMAP_RATIO_CELLS, HEATMAP_RATIO_EXTENT, HEATMAP_SCREEN_COLS, HEATMAP_SCREEN_ROWS,
+};
 pub use tracker::{Tracker, TrackerConfig, set_num_threads};
 pub use wire::FrameMessage;

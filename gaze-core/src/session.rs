@@ -86,7 +86,10 @@ pub const HEATMAP_SCREEN_COLS: usize = 32;
 /// Rows of the screen-plane heatmap grid.
 pub const HEATMAP_SCREEN_ROWS: usize = 18;
 /// Columns (and rows) of the gaze-ratio-plane heatmap grid.
-pub const HEATMAP_RATIO_CELLS: usize = 24;
+pub const HEATMAP_RATIO_CELLS: usize = 32;
+/// Half-width of the gaze-ratio plane the heatmap covers: ratios in ±this. Looking at a
+/// screen moves the ratios by a few tenths at most; beyond counts as outside.
+pub const HEATMAP_RATIO_EXTENT: f64 = 0.5;
 
 /// Which plane a [`GazeHeatmap`] covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -127,7 +130,7 @@ pub struct GazeHeatmap {
     pub rows: u32,
     /// Seconds per cell, `rows × cols` values, row-major.
     pub cells: Vec<f64>,
-    /// Seconds with the gaze outside the grid (off screen / beyond ±1).
+    /// Seconds with the gaze outside the grid (off screen / beyond ±[`HEATMAP_RATIO_EXTENT`]).
     pub outside: f64,
 }
 
@@ -193,7 +196,12 @@ fn grid_cell(x: f64, y: f64, extent: [f64; 4], cols: usize, rows: usize) -> Opti
     Some(r * cols + c)
 }
 
-const RATIO_EXTENT: [f64; 4] = [-1.0, 1.0, -1.0, 1.0];
+const RATIO_EXTENT: [f64; 4] = [
+    -HEATMAP_RATIO_EXTENT,
+    HEATMAP_RATIO_EXTENT,
+    -HEATMAP_RATIO_EXTENT,
+    HEATMAP_RATIO_EXTENT,
+];
 
 /// Where one accepted sample's gaze is, for the heatmap.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

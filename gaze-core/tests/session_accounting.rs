@@ -629,36 +629,44 @@ fn heatmap_uses_ratios_without_calibration_and_the_screen_with_it() {
     let cfg = ActivityConfig::with_geometry(ScreenGeometry::from_px(1000.0, 500.0));
     let mut s = Session::new("ratio", cfg.clone());
     for i in 0..100 {
-        // Looking at ratio (0.5, 0.0), then a gap of 2 s (not counted), then at (-0.99, 0.99).
+        // Looking at ratio (0.25, 0.0), then a gap of 2 s (not counted), then at (-0.45, 0.45).
         let t = if i < 50 {
             i as f64 * 40.0
         } else {
             4000.0 + i as f64 * 40.0
         };
-        let (hz, vt) = if i < 50 { (0.5, 0.0) } else { (-0.99, 0.99) };
+        let (hz, vt) = if i < 50 { (0.25, 0.0) } else { (-0.45, 0.45) };
         let mut f = frame(t, None, hz, None);
         if let Some(g) = f.gaze.as_mut() {
             g.vertical = vt;
         }
         s.push_frame(&f);
     }
+    // One frame beyond the plotted ratios.
+    let mut f = frame(9000.0, None, 0.9, None);
+    if let Some(g) = f.gaze.as_mut() {
+        g.vertical = 0.0;
+    }
+    s.push_frame(&f);
+    s.push_frame(&frame(9040.0, None, 0.0, None));
     let r = s.finish();
     let h = r.gaze_heatmap.expect("heatmap");
     assert_eq!(h.plane, HeatmapPlane::Ratio);
-    assert_eq!((h.x_min, h.x_max, h.y_min, h.y_max), (-1.0, 1.0, -1.0, 1.0));
-    assert_eq!((h.cols, h.rows), (24, 24));
-    // (0.5, 0): column 18, row 12; (-0.99, 0.99): column 0, row 23.
+    assert_eq!((h.x_min, h.x_max, h.y_min, h.y_max), (-0.5, 0.5, -0.5, 0.5));
+    assert_eq!((h.cols, h.rows), (32, 32));
+    // (0.25, 0): column 24, row 16; (-0.45, 0.45): column 1, row 30.
     assert!(
-        (h.cell(18, 12) - 49.0 * 0.04).abs() < 1e-9,
+        (h.cell(24, 16) - 49.0 * 0.04).abs() < 1e-9,
         "{}",
-        h.cell(18, 12)
+        h.cell(24, 16)
     );
     assert!(
-        (h.cell(0, 23) - 49.0 * 0.04).abs() < 1e-9,
+        (h.cell(1, 30) - 49.0 * 0.04).abs() < 1e-9,
         "{}",
-        h.cell(0, 23)
+        h.cell(1, 30)
     );
-    assert!((h.total() - 98.0 * 0.04).abs() < 1e-9);
+    assert!((h.outside - 0.04).abs() < 1e-9, "{}", h.outside);
+    assert!((h.total() - 99.0 * 0.04).abs() < 1e-9);
 
     // Calibrated frames (screen point set) go on the screen grid; off-screen → outside.
     let mut s = Session::new("screen", cfg);
