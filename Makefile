@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VIDEO ?= testdata/webcam/webcam_cap12_t18-28s_640x480_25fps.mp4
 
-.PHONY: run test deps deps-test lint test-rust test-web loadtest test-python test-c bench-python
+.PHONY: run test deps deps-test lint test-rust test-web loadtest test-python test-c bench-python fuzz
 
 ## Installs what is needed, then runs the main job: gaze-server with its own local
 ## redis-server (AOF, data in ./data/redis) and the web UI at http://127.0.0.1:8000.
@@ -33,6 +33,14 @@ test-web:
 	$(CARGO) build -p gaze-server --bin gaze-server
 	cd gaze-server/tests/web && { [ -d node_modules/playwright-core ] || npm install --no-audit --no-fund --silent; } && node e2e.mjs
 
+## The `gaze` command-line tool into ~/.cargo/bin (release build; see README "Command-line tool").
+install-cli: deps
+	$(CARGO) install --locked --path cli
+
+## Per-stage timings on this machine (release build): make bench-cli VIDEO=my.mp4
+bench-cli: deps
+	$(CARGO) run --release -p gaze-cli --bin gaze -- bench $(VIDEO)
+
 ## WebSocket load test (not part of `make test`): N concurrent clients at 15 fps.
 loadtest:
 	$(CARGO) run --release -p gaze-server --bin gaze-loadtest -- --clients 1,10,25,50
@@ -54,3 +62,11 @@ test-c:
 BENCH_ARGS ?=
 bench-python:
 	bindings/python/bench/run_bench.sh $(BENCH_ARGS)
+
+## Bounded fuzzing (not part of `make test`): builds the cargo-fuzz targets (stable toolchain,
+## installs cargo-fuzz if missing, build dir fuzz/target) and runs each for FUZZ_SECS seconds,
+## printing executions, exec/s and crashes per target. One target: make fuzz FUZZ_TARGETS=frame
+FUZZ_SECS ?= 60
+FUZZ_TARGETS ?=
+fuzz:
+	FUZZ_SECS=$(FUZZ_SECS) fuzz/run.sh $(FUZZ_TARGETS)
