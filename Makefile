@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VIDEO ?= testdata/webcam/webcam_cap12_t18-28s_640x480_25fps.mp4
 
-.PHONY: run test deps deps-test lint test-rust test-web loadtest test-python test-c bench-python fuzz
+.PHONY: run test deps deps-test lint test-rust test-web loadtest test-python test-c bench-python fuzz install-cli bench-cli
 
 ## Installs what is needed, then runs the main job: gaze-server with its own local
 ## redis-server (AOF, data in ./data/redis) and the web UI at http://127.0.0.1:8000.
