@@ -30,11 +30,13 @@
 //! reverse proxy that appends the client address) the last `X-Forwarded-For` entry is used;
 //! otherwise any client could choose its own key.
 //!
-//! # Body size
+//! # Body size and JSON errors
 //!
-//! [`body_limit`] refuses a declared `Content-Length` beyond `Config::body_limit` before the
-//! handler runs (on every route, also those that never read their body), and turns any other
-//! 413 (a chunked body caught by the extractors' limit) into the JSON error body.
+//! [`guard_requests`] refuses a declared `Content-Length` beyond `Config::body_limit` before
+//! the handler runs (on every route, also those that never read their body). It also gives
+//! every error response the `{"error"}` JSON body the API documents: axum's own rejections
+//! (a chunked body over the limit caught by an extractor, a failed WebSocket upgrade, a
+//! wrong method, a bad path) are plain text or empty.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -366,9 +368,9 @@ impl FromRequestParts<SharedState> for ClientIp {
     }
 }
 
-/// Middleware: 413 JSON for a declared body beyond the limit (before the handler), and JSON
-/// bodies for any other 413.
-pub async fn body_limit(State(st): State<SharedState>, req: Request, next: Next) -> Response {
+/// Middleware: 413 JSON for a declared body beyond the limit (before the handler), and the
+/// `{"error"}` JSON body for every error response that has another body.
+pub async fn guard_requests(State(st): State<SharedState>, req: Request, next: Next) -> Response {
     let limit = st.config.body_limit();
     let declared = req
         .headers()
@@ -383,15 +385,48 @@ pub async fn body_limit(State(st): State<SharedState>, req: Request, next: Next)
         return too_large();
     }
     let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
     let is_json = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json {
+    if is_json {
+        return resp;
+    }
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
         return too_large();
     }
-    resp
+    json_error(resp).await
+}
+
+/// Rewrites a non-JSON error response as `{"error": "<its text or reason>"}`, keeping its
+/// status and headers (e.g. `Allow` on 405).
+async fn json_error(resp: Response) -> Response {
+    let (mut parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 16 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let msg = if text.is_empty() {
+        parts
+            .status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_lowercase()
+    } else {
+        text
+    };
+    let body = serde_json::json!({ "error": msg }).to_string();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 #[cfg(test)]

@@ -58,7 +58,8 @@ struct TextMessage {
 /// Streams frames in and gaze, activity, attention and running totals out.
 #[utoipa::path(get, path = "/ws/session/{session_id}/track", tag = "live",
     params(("session_id" = String, Path, description = "Session id"), WsQuery),
-    responses((status = 101, description = "WebSocket. In: binary JPEG/PNG frames or `{\"image\": \"data:image/jpeg;base64,...\", \"timestamp\": ms}`; `{\"type\": \"end\"}` ends the session. Out per frame: `{gaze, face, direction, blink, head_pose, screen, confidence, activity, attention, totals, ...}`; `{\"error\"}` for a bad message (the socket stays open); `{\"event\": \"ended\", \"report\"}` at the end.")))]
+    responses((status = 101, description = "WebSocket. In: binary JPEG/PNG frames or `{\"image\": \"data:image/jpeg;base64,...\", \"timestamp\": ms}`; `{\"type\": \"end\"}` ends the session. Out per frame: `{gaze, face, direction, blink, head_pose, screen, confidence, activity, attention, totals, ...}`; `{\"error\"}` for a bad message (the socket stays open); `{\"event\": \"ended\", \"report\"}` at the end."),
+        (status = 400, description = "Not a WebSocket upgrade request", body = crate::error::ErrorBody)))]
 pub async fn track(
     ws: WebSocketUpgrade,
     State(st): State<SharedState>,
@@ -78,7 +79,8 @@ pub async fn track(
 /// Live feed of a session for a viewer (owner or admin).
 #[utoipa::path(get, path = "/ws/session/{session_id}/watch", tag = "live",
     params(("session_id" = String, Path, description = "Session id"), WsQuery),
-    responses((status = 101, description = "WebSocket. Out: every track reply of the session, then `{\"event\": \"ended\", \"report\"}`.")))]
+    responses((status = 101, description = "WebSocket. Out: every track reply of the session, then `{\"event\": \"ended\", \"report\"}`."),
+        (status = 400, description = "Not a WebSocket upgrade request", body = crate::error::ErrorBody)))]
 pub async fn watch(
     ws: WebSocketUpgrade,
     State(st): State<SharedState>,

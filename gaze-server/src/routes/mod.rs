@@ -108,7 +108,7 @@ pub fn app(st: SharedState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(
             st.clone(),
-            crate::limits::body_limit,
+            crate::limits::guard_requests,
         ))
         .layer(axum::middleware::from_fn_with_state(
             st.clone(),

@@ -163,6 +163,7 @@ fn with_live_report(st: &SharedState, mut v: SessionView, with_timeline: bool) -
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, body = StartResponse),
+        (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 409, description = "Too many live sessions for this user", body = ErrorBody),
         (status = 503, description = "Too many live sessions", body = ErrorBody)
@@ -232,6 +233,7 @@ pub async fn start(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Final report", body = Object),
+        (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 404, description = "No such session (or not the caller's)", body = ErrorBody)
     ))]
