@@ -160,7 +160,7 @@ async fn full_flow_track_watch_end_report() {
     assert_eq!(csv.status(), StatusCode::OK);
     let text = csv.text().await.expect("csv body");
     assert!(
-        text.starts_with("start_ms,end_ms,duration_s,activity,attention\n"),
+        text.starts_with("kind,name,start_s,end_s,value,unit,activity,attention\n"),
         "{text}"
     );
     let (s, mine) = app

@@ -2,6 +2,7 @@
 
 pub mod calibration;
 pub mod meta;
+pub mod reports;
 pub mod sessions;
 pub mod users;
 
@@ -83,8 +84,10 @@ pub fn api_router() -> (Router<SharedState>, utoipa::openapi::OpenApi) {
         .routes(routes!(sessions::start))
         .routes(routes!(sessions::end))
         .routes(routes!(sessions::get_session))
-        .routes(routes!(sessions::export_json))
-        .routes(routes!(sessions::export_csv))
+        .routes(routes!(reports::report_json))
+        .routes(routes!(reports::report_csv))
+        .routes(routes!(reports::report_svg))
+        .routes(routes!(reports::report_pdf))
         .routes(routes!(sessions::list))
         .routes(routes!(sessions::list_user))
         .routes(routes!(calibration::start))

@@ -1,15 +1,13 @@
-//! `/session/*` and `/sessions*`: start, end, details, exports, lists.
+//! `/session/*` and `/sessions*`: start, end, details, lists (exports: [`super::reports`]).
 
-use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use gaze_core::{SessionReport, TimelineSegment};
+use axum::http::StatusCode;
+use gaze_core::SessionReport;
 use gaze_store::{NewSession, Page, PageRequest, SessionRecord, SessionStatus, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -87,6 +85,8 @@ impl SessionView {
         if !with_timeline {
             if let Some(rep) = report.as_mut() {
                 rep.timeline = Vec::new();
+                rep.gaze_heatmap = None;
+                rep.blink_onsets_ms = Vec::new();
             }
         }
         SessionView {
@@ -151,6 +151,8 @@ fn with_live_report(st: &SharedState, mut v: SessionView, with_timeline: bool) -
         let mut r = l.running_report();
         if !with_timeline {
             r.timeline = Vec::new();
+            r.gaze_heatmap = None;
+            r.blink_onsets_ms = Vec::new();
         }
         v.report = Some(r);
     }
@@ -291,7 +293,7 @@ async fn owned_record(st: &SharedState, auth: &AuthUser, id: &str) -> AppResult<
 }
 
 /// Full details of one session with its report and timeline.
-async fn details(st: &SharedState, auth: &AuthUser, id: &str) -> AppResult<SessionView> {
+pub(crate) async fn details(st: &SharedState, auth: &AuthUser, id: &str) -> AppResult<SessionView> {
     let rec = owned_record(st, auth, id).await?;
     let live = rec.status == SessionStatus::Live;
     let mut v = with_live_report(st, SessionView::of(rec, true), true);
@@ -316,101 +318,6 @@ pub async fn get_session(
     Path(id): Path<String>,
 ) -> AppResult<Json<SessionView>> {
     Ok(Json(details(&st, &auth, &id).await?))
-}
-
-/// The session's report as a JSON download.
-#[utoipa::path(get, path = "/session/{id}/report.json", tag = "sessions",
-    params(("id" = String, Path, description = "Session id")),
-    security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, description = "SessionReport JSON", body = Object), (status = 404, body = ErrorBody)))]
-pub async fn export_json(
-    State(st): State<SharedState>,
-    auth: AuthUser,
-    Path(id): Path<String>,
-) -> AppResult<Response> {
-    let v = details(&st, &auth, &id).await?;
-    let body = serde_json::to_string_pretty(&v.report.unwrap_or_default())
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok(download(
-        body,
-        "application/json",
-        &format!("gaze-report-{id}.json"),
-    ))
-}
-
-/// The session's timeline and totals as CSV (`start_ms,end_ms,duration_s,activity,attention`).
-#[utoipa::path(get, path = "/session/{id}/report.csv", tag = "sessions",
-    params(("id" = String, Path, description = "Session id")),
-    security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, description = "CSV", content_type = "text/csv", body = String), (status = 404, body = ErrorBody)))]
-pub async fn export_csv(
-    State(st): State<SharedState>,
-    auth: AuthUser,
-    Path(id): Path<String>,
-) -> AppResult<Response> {
-    let v = details(&st, &auth, &id).await?;
-    let r = v.report.unwrap_or_default();
-    Ok(download(
-        report_csv(&r),
-        "text/csv",
-        &format!("gaze-report-{id}.csv"),
-    ))
-}
-
-fn label<T: Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
-/// Renders a report as CSV: one row per timeline segment, then the totals as comments.
-pub fn report_csv(r: &SessionReport) -> String {
-    let mut s = String::from("start_ms,end_ms,duration_s,activity,attention\n");
-    for TimelineSegment {
-        start_ms,
-        end_ms,
-        activity,
-        attention,
-    } in &r.timeline
-    {
-        let _ = writeln!(
-            s,
-            "{start_ms:.0},{end_ms:.0},{:.3},{},{}",
-            (end_ms - start_ms) / 1000.0,
-            label(activity),
-            label(attention)
-        );
-    }
-    let _ = writeln!(
-        s,
-        "# duration_s={:.3} focus_s={:.3} distraction_s={:.3} no_data_s={:.3} reading_s={:.3} browsing_s={:.3} watching_s={:.3} other_s={:.3} blinks={} blink_rate_per_min={:.2}",
-        r.duration,
-        r.focus_time,
-        r.distraction_time,
-        r.no_data_time,
-        r.session_report.reading_time,
-        r.session_report.browsing_time,
-        r.session_report.watching_time,
-        r.other_time,
-        r.blink_count,
-        r.blink_rate_per_min
-    );
-    s
-}
-
-fn download(body: String, mime: &'static str, name: &str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, mime.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 /// The caller's sessions, newest first (every session for an admin).
@@ -464,40 +371,4 @@ pub async fn list_user(
     };
     let page = st.store.list_user_sessions(&user_id, q.request()).await?;
     Ok(Json(SessionPage::of(page, &st)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use gaze_core::{Activity, Attention};
-
-    #[test]
-    fn csv_has_one_row_per_segment_and_totals() {
-        let r = SessionReport {
-            duration: 3.0,
-            focus_time: 2.0,
-            distraction_time: 1.0,
-            timeline: vec![
-                TimelineSegment {
-                    start_ms: 0.0,
-                    end_ms: 2000.0,
-                    activity: Activity::Reading,
-                    attention: Attention::Focused,
-                },
-                TimelineSegment {
-                    start_ms: 2000.0,
-                    end_ms: 3000.0,
-                    activity: Activity::None,
-                    attention: Attention::Distracted,
-                },
-            ],
-            ..SessionReport::default()
-        };
-        let csv = report_csv(&r);
-        let lines: Vec<&str> = csv.lines().collect();
-        assert_eq!(lines[0], "start_ms,end_ms,duration_s,activity,attention");
-        assert_eq!(lines[1], "0,2000,2.000,reading,focused");
-        assert_eq!(lines[2], "2000,3000,1.000,none,distracted");
-        assert!(lines[3].starts_with("# duration_s=3.000 focus_s=2.000 distraction_s=1.000"));
-    }
 }
