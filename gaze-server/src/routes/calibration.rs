@@ -35,9 +35,11 @@ pub struct CalibrationRun {
 /// `POST /calibration/start` body.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CalibrationStart {
-    /// Screen (viewport) width in pixels.
+    /// Screen (viewport) width in pixels (100–16384).
+    #[schema(minimum = 100, maximum = 16384)]
     pub screen_width: f32,
-    /// Screen (viewport) height in pixels.
+    /// Screen (viewport) height in pixels (100–16384).
+    #[schema(minimum = 100, maximum = 16384)]
     pub screen_height: f32,
 }
 

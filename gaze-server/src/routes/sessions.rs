@@ -21,8 +21,9 @@ use crate::state::SharedState;
 /// `POST /session/start` body (optional).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct StartRequest {
-    /// Where frames come from (free text, default `webcam`).
+    /// Where frames come from (free text up to 128 bytes, default `webcam`).
     #[serde(default)]
+    #[schema(max_length = 128)]
     pub source: Option<String>,
     /// Screen width in pixels (for uncalibrated gaze → screen mapping; a stored
     /// calibration's screen size takes precedence).

@@ -18,11 +18,18 @@ use crate::state::SharedState;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterRequest {
     /// 3–32 characters of `[A-Za-z0-9_.-]`, starting with a letter or digit.
+    #[schema(
+        min_length = 3,
+        max_length = 32,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+    )]
     pub username: String,
     /// 8–1024 bytes.
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
-    /// Optional email.
+    /// Optional email (one `@`, no spaces, at most 254 bytes).
     #[serde(default)]
+    #[schema(max_length = 254)]
     pub email: Option<String>,
 }
 
