@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VIDEO ?= testdata/webcam/webcam_cap12_t18-28s_640x480_25fps.mp4
 
-.PHONY: run test deps deps-test lint test-rust test-web loadtest test-python test-c bench-python fuzz install-cli bench-cli
+.PHONY: run test deps deps-test lint test-rust test-web test-schemathesis loadtest test-python test-c bench-python fuzz install-cli bench-cli
 
 ## Installs what is needed, then runs the main job: gaze-server with its own local
 ## redis-server (AOF, data in ./data/redis) and the web UI at http://127.0.0.1:8000.
@@ -32,6 +32,12 @@ test-rust:
 test-web:
 	$(CARGO) build -p gaze-server --bin gaze-server
 	cd gaze-server/tests/web && { [ -d node_modules/playwright-core ] || npm install --no-audit --no-fund --silent; } && node e2e.mjs
+
+## API fuzzing: schemathesis against /openapi.json of the debug gaze-server with its own
+## redis-server (~30 s at the default 30 examples per operation; ST_MAX_EXAMPLES=300 for more).
+test-schemathesis:
+	$(CARGO) build -p gaze-server --bin gaze-server
+	gaze-server/tests/schemathesis/run.sh
 
 ## The `gaze` command-line tool into ~/.cargo/bin (release build; see README "Command-line tool").
 install-cli: deps
