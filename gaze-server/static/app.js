@@ -397,8 +397,11 @@ async function reportPage(args) {
     <div class="card"><h3>Timeline</h3><canvas class="timeline" id="timeline"></canvas>
       <div class="legend">${['reading', 'browsing', 'watching', 'other', 'focused', 'distracted', 'no_data']
         .map(k => `<span><i data-color="${k}"></i>${k.replace('_', ' ')}</span>`).join('')}</div></div>
-    <div class="card"><a class="button" id="export-json" href="/session/${encodeURIComponent(s.id)}/report.json">Export JSON</a>
-      <a class="button" id="export-csv" href="/session/${encodeURIComponent(s.id)}/report.csv">Export CSV</a>
+    <div class="card"><h3>Charts</h3>
+      <img class="report-chart" id="report-chart" src="/session/${encodeURIComponent(s.id)}/report.svg"
+        alt="Charts: activity and attention over time, time per activity, where the gaze rested, blink rate over time"></div>
+    <div class="card exports">${['pdf', 'svg', 'csv', 'json'].map((k) =>
+      `<a class="button" id="export-${k}" download href="/session/${encodeURIComponent(s.id)}/report.${k}">Download ${k.toUpperCase()}</a>`).join(' ')}
       <a href="#/dashboard">Back to dashboard</a></div>`;
   // Colours through the CSSOM: the CSP (style-src 'self') blocks inline style attributes.
   app.querySelectorAll('.legend i[data-color]').forEach((i) => { i.style.background = COLORS[i.dataset.color]; });

@@ -153,6 +153,19 @@ async function main() {
   const act = r.reading + r.browsing + r.watching + r.other;
   check(Math.abs(act - r.focus) <= 0.01 * r.focus + 0.05, `activities sum ${act} ≈ focus ${r.focus}`);
 
+  // Report exports: the SVG charts load inline, and every download link answers with its type.
+  await waitForPage(page, () => {
+    const i = document.getElementById('report-chart');
+    return i && i.complete && i.naturalWidth > 0;
+  }, null, { timeout: 30000, polling: 250 });
+  const exports = await page.evaluate(async () => Promise.all(['json', 'csv', 'svg', 'pdf'].map(async (k) => {
+    const r = await fetch(document.getElementById('export-' + k).href);
+    return [k, r.status, r.headers.get('content-type')];
+  })));
+  log('exports:', JSON.stringify(exports));
+  check(exports.every(([, st]) => st === 200), 'report export links answer 200');
+  check(exports[3][2] === 'application/pdf' && exports[2][2] === 'image/svg+xml', 'PDF and SVG exports have their content types');
+
   // The report's session is the one we streamed, and is ended.
   const api = await page.evaluate(async (id) => (await fetch('/session/' + id)).json(), stats.sessionId);
   check(api.status === 'ended' && api.report && api.report.timeline.length > 0, 'session ended with a timeline');
