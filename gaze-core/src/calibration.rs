@@ -283,7 +283,12 @@ impl Calibration {
     pub fn predict(&self, f: &GazeFeatures) -> Option<Point> {
         let mut raw = Vec::new();
         self.basis.expand(f, &mut raw);
-        if raw.len() != self.mean.len() || self.weights_x.len() != raw.len() + 1 {
+        // A deserialised calibration may have inconsistent lengths: no point, not a panic.
+        if raw.len() != self.mean.len()
+            || raw.len() != self.scale.len()
+            || self.weights_x.len() != raw.len() + 1
+            || self.weights_y.len() != raw.len() + 1
+        {
             return None;
         }
         let row: Vec<f64> = std::iter::once(1.0)
