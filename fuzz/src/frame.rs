@@ -31,6 +31,8 @@ const FORMATS: [PixelFormat; 5] = [
 fn tracker() -> &'static Mutex<Tracker> {
     static TRACKER: OnceLock<Mutex<Tracker>> = OnceLock::new();
     TRACKER.get_or_init(|| {
+        // One OpenCV thread: reproducible runs, no thread pool per fuzzing process.
+        let _ = gaze_core::set_num_threads(1);
         Mutex::new(
             Tracker::new(TrackerConfig::default()).expect("tracker with the embedded models"),
         )

@@ -1,15 +1,30 @@
-//! `report_json`: arbitrary text read as a [`SessionReport`] (then rendered as CSV and
-//! round-tripped through JSON), as a [`SessionSnapshot`] (then restored with
+//! `report_json`: arbitrary text read as a [`SessionReport`] (then rendered by gaze-report:
+//! CSV and SVG always, PNG and PDF for one input in 16; and round-tripped through JSON), as a [`SessionSnapshot`] (then restored with
 //! [`Session::restore`], fed samples and frames, reported and finished) and as a server
 //! checkpoint state ([`LiveAccount::restore`], then a frame pushed).
 
 use gaze_core::{FrameResult, GazeSample, Session, SessionReport, SessionSnapshot};
+use gaze_report::{Chart, Format, RenderOptions};
 use gaze_server::accounting::LiveAccount;
-use gaze_server::routes::sessions::report_csv;
 
-fn check_report(r: &SessionReport) {
-    let csv = report_csv(r);
-    assert_eq!(csv.lines().count(), r.timeline.len() + 2);
+fn check_report(r: &SessionReport, heavy: bool) {
+    let csv = gaze_report::csv::to_csv(r);
+    let fixed = gaze_report::csv::to_csv(&SessionReport::default())
+        .lines()
+        .count();
+    assert_eq!(csv.lines().count(), fixed + r.timeline.len());
+    let small = RenderOptions {
+        width: gaze_report::MIN_SIZE,
+        height: gaze_report::MIN_SIZE,
+        title: Some(r.session_id.clone()),
+    };
+    let svg = gaze_report::render(r, Format::Svg, &small).expect("SVG renders");
+    assert!(svg.starts_with(b"<svg") || svg.starts_with(b"<?xml"));
+    if heavy {
+        gaze_report::render_chart(r, Chart::Timeline, Format::Png, &small).expect("PNG renders");
+        let pdf = gaze_report::render(r, Format::Pdf, &small).expect("PDF renders");
+        assert!(pdf.starts_with(b"%PDF"));
+    }
     let json = serde_json::to_string(r).expect("a report serialises");
     // Every float read from JSON is finite, so the report must read back unchanged.
     let back: SessionReport = serde_json::from_str(&json).expect("report JSON reads back");
@@ -17,7 +32,8 @@ fn check_report(r: &SessionReport) {
 }
 
 fn exercise(mut s: Session) {
-    let t0 = s.classifier().ended_at().unwrap_or(0.0);
+    let last = s.classifier().ended_at();
+    let t0 = last.unwrap_or(0.0);
     for (i, t) in [t0 - 5.0, t0, t0 + 40.0, t0 + 80.0, t0 + 5000.0]
         .into_iter()
         .enumerate()
@@ -30,7 +46,7 @@ fn exercise(mut s: Session) {
                 ..FrameResult::default()
             })
         };
-        if i < 2 && s.classifier().ended_at().is_some() {
+        if i < 2 && last.is_some() {
             // Not after the restored session's last sample: rejected.
             assert!(!st.accepted, "sample at {t} after {t0} accepted");
         }
@@ -46,7 +62,7 @@ pub fn run(data: &[u8]) {
         return;
     };
     if let Ok(r) = serde_json::from_str::<SessionReport>(text) {
-        check_report(&r);
+        check_report(&r, data.len() % 16 == 0);
     }
     if let Ok(snap) = serde_json::from_str::<SessionSnapshot>(text)
         && let Ok(s) = Session::restore(snap)
