@@ -180,6 +180,11 @@ impl FrameReader {
         self.total
     }
 
+    /// Frames read or skipped so far (the current frame included).
+    pub fn frames_seen(&self) -> u64 {
+        self.index + 1
+    }
+
     /// True for a live camera.
     pub fn is_camera(&self) -> bool {
         matches!(self.source, Source::Camera(_))

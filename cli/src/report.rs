@@ -14,7 +14,7 @@ use crate::track::{activity_config, parse_screen};
 pub const REPORT_EXAMPLES: &str = "\
 Examples:
   gaze report report.json --out report.pdf      # format from the extension
-  gaze report report.json --out charts.png
+  gaze report report.json --out charts.png --width 1200 --height 900
   gaze report results.jsonl --out report.json   # rebuild the report from per-frame results
   gaze report results.jsonl --screen 2560x1440 --out r.svg   # same --screen as `gaze track`
   gaze report report.json --format csv --out -  # timeline CSV on stdout
@@ -69,6 +69,15 @@ pub struct ReportArgs {
     /// Session id when replaying results.jsonl [default: the file's name].
     #[arg(long, value_name = "ID")]
     pub session_id: Option<String>,
+    /// Width of SVG / PNG charts in pixels.
+    #[arg(long, value_name = "PX", default_value_t = gaze_report::RenderOptions::default().width)]
+    pub width: u32,
+    /// Height of SVG / PNG charts in pixels.
+    #[arg(long, value_name = "PX", default_value_t = gaze_report::RenderOptions::default().height)]
+    pub height: u32,
+    /// Title over the charts and on the PDF.
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
 }
 
 /// The format named by a file extension.
@@ -180,12 +189,24 @@ pub fn run(args: ReportArgs) -> CliResult<()> {
             ))
         })?,
     };
+    let options = gaze_report::RenderOptions {
+        width: args.width,
+        height: args.height,
+        title: args.title.clone(),
+    };
+    if !(gaze_report::MIN_SIZE..=gaze_report::MAX_SIZE).contains(&options.width)
+        || !(gaze_report::MIN_SIZE..=gaze_report::MAX_SIZE).contains(&options.height)
+    {
+        return Err(CliError::Usage(format!(
+            "--width and --height must be {}..={} pixels, got {}x{}",
+            gaze_report::MIN_SIZE,
+            gaze_report::MAX_SIZE,
+            options.width,
+            options.height
+        )));
+    }
     let report = load(&args.input, args.session_id.clone(), args.screen)?;
-    let bytes = gaze_report::render(
-        &report,
-        format.into(),
-        &gaze_report::RenderOptions::default(),
-    )?;
+    let bytes = gaze_report::render(&report, format.into(), &options)?;
     if args.out == Path::new("-") {
         let mut out = std::io::stdout().lock();
         out.write_all(&bytes)

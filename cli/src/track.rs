@@ -396,11 +396,13 @@ pub fn run(args: TrackArgs) -> CliResult<()> {
     let mut with_face = 0u64;
     let mut rejected = 0u64;
 
+    let mut source_ended = false;
     'frames: loop {
         if stop.load(Ordering::SeqCst) || args.max_frames.is_some_and(|m| progress.done() >= m) {
             break;
         }
         let Some((index, _t)) = reader.next()? else {
+            source_ended = true;
             break;
         };
         let frame = reader.frame()?;
@@ -416,6 +418,7 @@ pub fn run(args: TrackArgs) -> CliResult<()> {
         progress.inc();
         for _ in 1..args.every {
             if !reader.skip()? {
+                source_ended = true;
                 break 'frames;
             }
         }
@@ -425,6 +428,15 @@ pub fn run(args: TrackArgs) -> CliResult<()> {
     let n = progress.done();
     let report = session.finish();
     write_report_json(&report, &report_path)?;
+    if let (true, false, Some(expected)) = (source_ended, args.quiet, reader.total()) {
+        // The container's count is an estimate: warn only when clearly short.
+        let seen = reader.frames_seen().saturating_sub(1);
+        if !reader.is_camera() && (seen as f64) < expected as f64 * 0.98 {
+            eprintln!(
+                "gaze: warning: the input ended after {seen} of {expected} frames (truncated or damaged file)"
+            );
+        }
+    }
     if !args.quiet {
         let secs = progress.elapsed_secs();
         let fps = if secs > 0.0 { n as f64 / secs } else { 0.0 };
