@@ -200,9 +200,11 @@ fn no_data<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, msg: &str, f: f64)
 }
 
 fn axis_number(v: f64, span: f64) -> String {
-    // No "-0.0".
+    // No "-0.0"; enough decimals that ticks (about a twelfth of the span apart) differ.
     let v = if v.abs() < 1e-9 { 0.0 } else { v };
-    if span < 5.0 {
+    if span <= 1.5 {
+        format!("{v:.2}")
+    } else if span <= 15.0 {
         format!("{v:.1}")
     } else {
         format!("{v:.0}")
@@ -558,7 +560,8 @@ fn heatmap<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &SessionReport,
         let t0 = f64::from(k) / f64::from(steps);
         let t1 = f64::from(k + 1) / f64::from(steps);
         let ya = byy - ((byy - ty) as f64 * t1) as i32;
-        let yb = byy - ((byy - ty) as f64 * t0) as i32;
+        // Overlap the next band by a pixel so no seams show between bands.
+        let yb = (byy - ((byy - ty) as f64 * t0) as i32 + 1).min(byy);
         area.draw(&Rectangle::new(
             [(cx, ya), (cx + bw, yb)],
             heat_color((t0 + t1) / 2.0).filled(),
