@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VIDEO ?= testdata/webcam/webcam_cap12_t18-28s_640x480_25fps.mp4
 
-.PHONY: run test deps deps-test lint test-rust test-web test-schemathesis loadtest test-python test-c bench-python fuzz install-cli bench-cli
+.PHONY: run test deps deps-test lint test-rust test-web test-schemathesis loadtest test-python test-c bench-python fuzz install-cli bench-cli faults soak
 
 ## Installs what is needed, then runs the main job: gaze-server with its own local
 ## redis-server (AOF, data in ./data/redis) and the web UI at http://127.0.0.1:8000.
@@ -76,3 +76,18 @@ FUZZ_SECS ?= 60
 FUZZ_TARGETS ?=
 fuzz:
 	FUZZ_SECS=$(FUZZ_SECS) fuzz/run.sh $(FUZZ_TARGETS)
+
+## Fault injection (also part of `make test` via cargo test): gaze-server killed with SIGKILL
+## and restarted, redis frozen (SIGSTOP) 10 s, redis stopped 10 s and restarted, one node of
+## a 3-node Redis Cluster restarted — all during live WS sessions; prints the figures (~70 s).
+faults:
+	$(CARGO) test -p gaze-server --test faults -- --nocapture --test-threads 1
+
+## Soak (not part of `make test`): 6 WS sessions at 10 fps + REST traffic for SOAK_SECS
+## against the release gaze-server binary and its own redis-server; prints sessions,
+## frames, requests by outcome, lost records and the server's RSS. Quick: make soak SOAK_SECS=60
+SOAK_SECS ?= 600
+SOAK_ARGS ?=
+soak:
+	$(CARGO) build --release -p gaze-server --bins
+	target/release/gaze-soak --secs $(SOAK_SECS) $(SOAK_ARGS)
