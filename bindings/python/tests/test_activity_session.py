@@ -8,8 +8,10 @@ import gaze
 REPORT_KEYS = {
     "session_id", "focus_time", "distraction_time", "session_report", "started_at", "ended_at",
     "duration", "other_time", "no_data_time", "blink_count", "blink_rate_per_min",
-    "fixation_count", "mean_fixation_ms", "timeline",
+    "fixation_count", "mean_fixation_ms", "timeline", "blink_onsets_ms",
 }
+# Present once the session has a gaze point (omitted otherwise).
+HEATMAP_KEYS = {"plane", "x_min", "x_max", "y_min", "y_max", "cols", "rows", "cells", "outside"}
 
 
 def reading_trace(seconds=12.0, hz=30.0):
@@ -76,9 +78,15 @@ def test_session_over_the_clip(clip):
         last = s.push(t.process(f, timestamp_ms=1_700_000_000_000.0 + i * 40.0))
     assert last["accepted"] is True
     running = s.report()
-    assert set(running) == REPORT_KEYS
+    assert set(running) == REPORT_KEYS | {"gaze_heatmap"}
     rep = s.finish()
-    assert set(rep) == REPORT_KEYS
+    assert set(rep) == REPORT_KEYS | {"gaze_heatmap"}
+    heat = rep["gaze_heatmap"]
+    assert set(heat) == HEATMAP_KEYS
+    # Uncalibrated: the gaze-ratio plane; every held interval is in some cell or outside.
+    assert heat["plane"] == "ratio" and len(heat["cells"]) == heat["cols"] * heat["rows"]
+    assert 0 < sum(heat["cells"]) + heat["outside"] <= rep["duration"] + 1e-9
+    assert len(rep["blink_onsets_ms"]) == rep["blink_count"]
     assert set(rep["session_report"]) == {"reading_time", "browsing_time", "watching_time"}
     assert rep["session_id"] == "clip-1"
     assert rep["duration"] == pytest.approx(249 * 0.040, abs=1e-6)
