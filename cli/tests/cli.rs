@@ -562,3 +562,77 @@ fn serve_starts_the_server_with_its_flags() {
     let _ = child.wait();
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
 }
+
+#[test]
+fn results_to_stdout_and_clean_stderr_when_not_a_terminal() {
+    let dir = scratch("stdout");
+    let report = dir.join("r.json");
+    // --results - : JSON lines on stdout, nothing else there.
+    let o = gaze(&[
+        "track",
+        CLIP,
+        "--max-frames",
+        "3",
+        "--results",
+        "-",
+        "--report",
+        s(&report),
+        "-q",
+    ]);
+    assert_ok(&o);
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let rows: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(rows.len(), 3);
+    assert!(report.exists());
+    // Without a terminal and without --progress: no progress output, just the summary line.
+    let o = gaze(&["track", CLIP, "--max-frames", "5", "-o", s(&dir)]);
+    assert_ok(&o);
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("gaze: 5 frames (5 with a face)"), "{err}");
+    assert!(!err.contains('\r') && !err.contains('\x1b'), "{err:?}");
+}
+
+#[test]
+fn forced_progress_without_a_terminal_prints_plain_lines() {
+    let dir = scratch("progress");
+    let t0 = Instant::now();
+    let o = gaze(&["track", CLIP, "--every", "2", "--progress", "-o", s(&dir)]);
+    let secs = t0.elapsed().as_secs_f64();
+    assert_ok(&o);
+    let err = stderr(&o);
+    assert!(!err.contains('\x1b'), "no terminal escapes: {err:?}");
+    let progress: Vec<&str> = err.lines().filter(|l| l.contains("/125 frames")).collect();
+    // One line per second of processing (the run took `secs`).
+    if secs > 2.5 {
+        assert!(!progress.is_empty(), "{err}");
+    }
+    for l in &progress {
+        assert!(
+            l.starts_with("gaze: ") && l.contains(" fps") && l.contains("ETA"),
+            "{l}"
+        );
+    }
+}
+
+#[test]
+fn truncated_video_is_processed_with_a_warning() {
+    let dir = scratch("truncated");
+    let clip = std::fs::read(CLIP).expect("clip");
+    let cut = dir.join("cut.mp4");
+    // The first 30 kB hold the header and a few frames.
+    std::fs::write(&cut, &clip[..30_000]).expect("write");
+    let o = gaze(&["track", s(&cut), "-o", s(&dir)]);
+    assert_ok(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains("gaze: warning: the input ended after"),
+        "{err}"
+    );
+    let n = lines(&dir.join("results.jsonl")).len();
+    assert!(n > 0 && n < CLIP_FRAMES, "{n} frames");
+}
