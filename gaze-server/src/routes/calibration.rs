@@ -69,6 +69,7 @@ pub struct CalibrationPoint {
     /// The target the user looked at.
     pub target: TargetPoint,
     /// 1–10 frames (data URLs or base64 JPEG/PNG) taken while looking at it.
+    #[schema(min_items = 1, max_items = 10)]
     pub frames: Vec<String>,
 }
 

@@ -30,12 +30,13 @@ pub struct ApiJson<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(AppError))]
 pub struct ApiQuery<T>(pub T);
 
-/// Parses an optional JSON body: empty → `T::default()`.
+/// Parses an optional JSON body: empty or `null` → `T::default()`.
 pub fn optional_json<T: DeserializeOwned + Default>(body: &Bytes) -> AppResult<T> {
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body)
+    serde_json::from_slice::<Option<T>>(body)
+        .map(Option::unwrap_or_default)
         .map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))
 }
 

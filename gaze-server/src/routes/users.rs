@@ -29,7 +29,7 @@ pub struct RegisterRequest {
     pub password: String,
     /// Optional email (one `@`, no spaces, at most 254 bytes).
     #[serde(default)]
-    #[schema(max_length = 254)]
+    #[schema(max_length = 254, format = Email)]
     pub email: Option<String>,
 }
 
@@ -92,7 +92,8 @@ pub struct LoginResponse {
         (status = 400, description = "Invalid username, password or email", body = ErrorBody),
         (status = 409, description = "Username or email taken", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 429, description = "Too many registrations from this address (`Retry-After`)", body = ErrorBody)
+        (status = 429, description = "Too many registrations from this address (`Retry-After`)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until the next attempt can pass")))
     ))]
 pub async fn register(
     State(st): State<SharedState>,
@@ -125,7 +126,8 @@ pub async fn register(
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, description = "Wrong username or password", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 429, description = "Too many attempts from this address or failures for this user (`Retry-After`); the password is not checked", body = ErrorBody)
+        (status = 429, description = "Too many attempts from this address or failures for this user (`Retry-After`); the password is not checked", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until the next attempt can pass")))
     ))]
 pub async fn login(
     State(st): State<SharedState>,

@@ -15,7 +15,8 @@
 #
 # Env: GAZE_SERVER_BIN (default target/debug/gaze-server, built when absent or
 # GAZE_BUILD=1), ST_MAX_EXAMPLES (default 30 per operation), ST_SEED (default 1),
-# ST_ARGS (extra schemathesis arguments), ST_REPORT_DIR (default artifacts/schemathesis).
+# ST_CHECKS (comma-separated checks, e.g. all), ST_ARGS (extra schemathesis arguments),
+# ST_REPORT_DIR (default artifacts/schemathesis).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -84,7 +85,7 @@ EOF
 [ -n "${session_id:-}" ] || { echo "setup failed (see $report_dir/server.log)" >&2; exit 1; }
 export GAZE_ST_SESSION="$session_id" GAZE_ST_USER_ID="$user_id" GAZE_ST_USERNAME=schemathesis
 
-checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
+checks="${ST_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance}"
 common=(--checks "$checks" --seed "$seed" --max-examples "$max_examples" --continue-on-failure
   --suppress-health-check all --request-timeout 30 --warnings off
   -H "Authorization: Bearer $token")
