@@ -636,3 +636,70 @@ fn truncated_video_is_processed_with_a_warning() {
     let n = lines(&dir.join("results.jsonl")).len();
     assert!(n > 0 && n < CLIP_FRAMES, "{n} frames");
 }
+
+#[test]
+fn calibration_fills_screen_points_and_sets_the_screen() {
+    use gaze_core::{Calibration, CalibrationSample, GazeFeatures, Point};
+    let dir = scratch("calibration");
+    let mut samples = Vec::new();
+    for gy in [-1.0f64, 0.0, 1.0] {
+        for gx in [-1.0f64, 0.0, 1.0] {
+            samples.push(CalibrationSample {
+                features: GazeFeatures {
+                    yaw_deg: 15.0 * gx + 0.2 * (gx * gy),
+                    pitch_deg: -10.0 + 8.0 * gy,
+                    ..Default::default()
+                },
+                target: Point::new((640.0 + 600.0 * gx) as f32, (360.0 - 330.0 * gy) as f32),
+            });
+        }
+    }
+    let cal = Calibration::fit(&samples, 1280.0, 720.0).expect("fit");
+    let path = dir.join("cal.json");
+    std::fs::write(&path, cal.to_json().expect("json")).expect("write");
+    let o = gaze(&[
+        "track",
+        CLIP,
+        "--calibration",
+        s(&path),
+        "--max-frames",
+        "10",
+        "-o",
+        s(&dir),
+        "-q",
+    ]);
+    assert_ok(&o);
+    for row in lines(&dir.join("results.jsonl")) {
+        let v: Value = serde_json::from_str(&row).expect("json");
+        let p = &v["gaze"]["screen"];
+        assert!(p["x"].as_f64().is_some_and(f64::is_finite), "{p}");
+        assert!(p["y"].as_f64().is_some_and(f64::is_finite), "{p}");
+    }
+    // The same screen is fine, another one is a usage error.
+    let same = gaze(&[
+        "track",
+        CLIP,
+        "--calibration",
+        s(&path),
+        "--screen",
+        "1280x720",
+        "--max-frames",
+        "2",
+        "-o",
+        s(&dir),
+        "-q",
+    ]);
+    assert_ok(&same);
+    assert_error(
+        &gaze(&[
+            "track",
+            CLIP,
+            "--calibration",
+            s(&path),
+            "--screen",
+            "1920x1080",
+        ]),
+        2,
+        "differs from the calibration",
+    );
+}
