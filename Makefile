@@ -34,7 +34,7 @@ test-web:
 	cd gaze-server/tests/web && { [ -d node_modules/playwright-core ] || npm install --no-audit --no-fund --silent; } && node e2e.mjs
 
 ## API fuzzing: schemathesis against /openapi.json of the debug gaze-server with its own
-## redis-server (~30 s at the default 30 examples per operation; ST_MAX_EXAMPLES=300 for more).
+## redis-server (~15 s at the default 30 examples per operation; ST_MAX_EXAMPLES=300 for more).
 test-schemathesis:
 	$(CARGO) build -p gaze-server --bin gaze-server
 	gaze-server/tests/schemathesis/run.sh
