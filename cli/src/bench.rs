@@ -7,6 +7,7 @@
 //! and blink detection are not exposed on their own by gaze-core; they are inside the tracker
 //! frame.
 
+use std::path::Path;
 use std::time::Instant;
 
 use clap::Args;
@@ -224,19 +225,29 @@ pub fn run(args: BenchArgs) -> CliResult<()> {
         stages,
         not_separately_timed: NOT_TIMED,
     };
-    if args.json {
-        let text = serde_json::to_string_pretty(&report)
-            .map_err(|e| CliError::output(std::path::Path::new("-"), std::io::Error::other(e)))?;
-        println!("{text}");
-        return Ok(());
-    }
-    println!(
-        "gaze bench: {}, {n} frames {width}x{height}, OpenCV threads: {}{}",
+    let text = if args.json {
+        let mut t = serde_json::to_string_pretty(&report)
+            .map_err(|e| CliError::output(Path::new("-"), std::io::Error::other(e)))?;
+        t.push('\n');
+        t
+    } else {
+        table(&report)
+    };
+    crate::write_stdout(text.as_bytes())
+}
+
+/// The human-readable table.
+fn table(report: &BenchReport) -> String {
+    let mut t = format!(
+        "gaze bench: {}, {} frames {}x{}, OpenCV threads: {}{}\n",
         report.input,
-        if args.threads == 0 {
+        report.frames,
+        report.width,
+        report.height,
+        if report.opencv_threads == 0 {
             "default".to_string()
         } else {
-            args.threads.to_string()
+            report.opencv_threads.to_string()
         },
         if report.optimized_build {
             ""
@@ -244,18 +255,18 @@ pub fn run(args: BenchArgs) -> CliResult<()> {
             " (debug build: figures are not representative)"
         }
     );
-    println!(
-        "{:<44} {:>6} {:>10} {:>9} {:>9} {:>9}",
+    t += &format!(
+        "{:<44} {:>6} {:>10} {:>9} {:>9} {:>9}\n",
         "stage", "frames", "median ms", "p90 ms", "mean ms", "fps"
     );
     for s in &report.stages {
-        println!(
-            "{:<44} {:>6} {:>10.3} {:>9.3} {:>9.3} {:>9.1}",
+        t += &format!(
+            "{:<44} {:>6} {:>10.3} {:>9.3} {:>9.3} {:>9.1}\n",
             s.stage, s.frames, s.median_ms, s.p90_ms, s.mean_ms, s.fps
         );
     }
-    println!("not timed separately: {NOT_TIMED}");
-    Ok(())
+    t += &format!("not timed separately: {NOT_TIMED}\n");
+    t
 }
 
 #[cfg(test)]

@@ -112,9 +112,21 @@ fn dispatch(cli: Cli) -> CliResult<()> {
         Command::Bench(a) => bench::run(a),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "gaze", &mut std::io::stdout());
-            Ok(())
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "gaze", &mut script);
+            write_stdout(&script)
         }
+    }
+}
+
+/// Writes `bytes` to stdout; a closed pipe (`gaze ... | head`) is not an error.
+pub(crate) fn write_stdout(bytes: &[u8]) -> CliResult<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(CliError::output(std::path::Path::new("-"), e)),
     }
 }
 
@@ -147,6 +159,23 @@ fn quiet_opencv() {
 }
 
 fn main() -> ExitCode {
+    // A bug must still end as one line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "gaze: error: internal error{at}: {} (please report this)",
+            one_line(&msg)
+        );
+    }));
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

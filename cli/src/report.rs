@@ -1,7 +1,6 @@
 //! `gaze report`: renders a session report (report.json) or rebuilds one from per-frame
 //! results (results.jsonl, replayed through gaze-core's Session) as JSON, CSV, SVG, PNG or PDF.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
@@ -208,10 +207,7 @@ pub fn run(args: ReportArgs) -> CliResult<()> {
     let report = load(&args.input, args.session_id.clone(), args.screen)?;
     let bytes = gaze_report::render(&report, format.into(), &options)?;
     if args.out == Path::new("-") {
-        let mut out = std::io::stdout().lock();
-        out.write_all(&bytes)
-            .and_then(|()| out.flush())
-            .map_err(|e| CliError::output(&args.out, e))?;
+        crate::write_stdout(&bytes)?;
     } else {
         if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| CliError::output(dir, e))?;

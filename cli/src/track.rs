@@ -214,6 +214,8 @@ struct ResultsSink {
     out: Box<dyn Write>,
     path: PathBuf,
     format: ResultsFormat,
+    /// stdout was closed by the reader (`gaze track ... --results - | head`).
+    closed: bool,
 }
 
 impl ResultsSink {
@@ -229,6 +231,7 @@ impl ResultsSink {
             out,
             path: path.to_path_buf(),
             format,
+            closed: false,
         };
         if format == ResultsFormat::Csv {
             sink.line(CSV_HEADER.to_string())?;
@@ -237,7 +240,14 @@ impl ResultsSink {
     }
 
     fn line(&mut self, s: String) -> CliResult<()> {
-        writeln!(self.out, "{s}").map_err(|e| CliError::output(&self.path, e))
+        match writeln!(self.out, "{s}") {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe && self.path == Path::new("-") => {
+                self.closed = true;
+                Ok(())
+            }
+            Err(e) => Err(CliError::output(&self.path, e)),
+        }
     }
 
     fn write(
@@ -263,9 +273,14 @@ impl ResultsSink {
     }
 
     fn finish(mut self) -> CliResult<()> {
-        self.out
-            .flush()
-            .map_err(|e| CliError::output(&self.path, e))
+        match self.out.flush() {
+            Err(e)
+                if !(e.kind() == std::io::ErrorKind::BrokenPipe && self.path == Path::new("-")) =>
+            {
+                Err(CliError::output(&self.path, e))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -275,11 +290,7 @@ pub fn write_report_json(report: &SessionReport, path: &Path) -> CliResult<()> {
         .map_err(|e| CliError::output(path, std::io::Error::other(e)))?;
     text.push('\n');
     if path == Path::new("-") {
-        let mut out = std::io::stdout().lock();
-        return out
-            .write_all(text.as_bytes())
-            .and_then(|()| out.flush())
-            .map_err(|e| CliError::output(path, e));
+        return crate::write_stdout(text.as_bytes());
     }
     std::fs::write(path, text).map_err(|e| CliError::output(path, e))
 }
@@ -416,6 +427,9 @@ pub fn run(args: TrackArgs) -> CliResult<()> {
         }
         sink.write(index, &r, live.activity, live.attention)?;
         progress.inc();
+        if sink.closed {
+            break;
+        }
         for _ in 1..args.every {
             if !reader.skip()? {
                 source_ended = true;
