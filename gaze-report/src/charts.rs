@@ -218,6 +218,7 @@ fn legend_row<DB: DrawingBackend>(
     title: &str,
     items: &[(&str, RGBColor)],
     f: f64,
+    draw: bool,
 ) -> Result<i32, ReportError> {
     let style = text_at(f * 0.85, HPos::Left, VPos::Center);
     let tw = |s: &str| {
@@ -225,11 +226,17 @@ fn legend_row<DB: DrawingBackend>(
             .map(|(w, _)| w as i32)
             .unwrap_or((s.len() as f64 * f * 0.5) as i32)
     };
-    area.draw(&Text::new(title.to_string(), (x, y), style.clone()))
-        .map_err(de)?;
+    if draw {
+        area.draw(&Text::new(title.to_string(), (x, y), style.clone()))
+            .map_err(de)?;
+    }
     x += tw(title) + (f * 0.6) as i32;
     let sw = (f * 0.8) as i32;
     for (name, c) in items {
+        if !draw {
+            x += sw + (f * 0.3) as i32 + tw(name) + (f * 1.0) as i32;
+            continue;
+        }
         area.draw(&Rectangle::new(
             [(x, y - sw / 2), (x + sw, y + sw / 2)],
             c.filled(),
@@ -252,8 +259,40 @@ fn timeline<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &SessionReport
     let dur = duration_s(r);
     let unit = time_unit(dur);
     let xmax = if dur > 0.0 { dur / unit.div } else { 1.0 };
-    let (_, h) = area.dim_in_pixel();
-    let legend_h = (f * 2.0) as u32;
+    let (w, h) = area.dim_in_pixel();
+    let acts: Vec<(&str, RGBColor)> = [
+        Activity::Reading,
+        Activity::Browsing,
+        Activity::Watching,
+        Activity::Other,
+    ]
+    .into_iter()
+    .map(|a| {
+        let (n, c) = activity_style(a);
+        (n, col(c))
+    })
+    .collect();
+    let atts: Vec<(&str, RGBColor)> =
+        [Attention::Focused, Attention::Distracted, Attention::NoData]
+            .into_iter()
+            .map(|a| {
+                let (n, c) = attention_style(a);
+                (n, col(c))
+            })
+            .collect();
+    // One legend row when both groups fit, else one row per group.
+    let x0 = (f * 6.5) as i32;
+    let end_acts = legend_row(area, (x0, 0), "Activity:", &acts, f, false)?;
+    let end_both = legend_row(
+        area,
+        (end_acts + (f * 1.5) as i32, 0),
+        "Attention:",
+        &atts,
+        f,
+        false,
+    )?;
+    let one_row = end_both <= w as i32;
+    let legend_h = (f * if one_row { 2.0 } else { 3.6 }) as u32;
     let (plot, legend) = area.split_vertically(h.saturating_sub(legend_h));
     let mut chart = ChartBuilder::on(&plot)
         .caption("Activity and attention over the session", text(f * 1.1))
@@ -313,29 +352,29 @@ fn timeline<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &SessionReport
         ))
         .map_err(de)?;
     }
-    let acts: Vec<(&str, RGBColor)> = [
-        Activity::Reading,
-        Activity::Browsing,
-        Activity::Watching,
-        Activity::Other,
-    ]
-    .into_iter()
-    .map(|a| {
-        let (n, c) = activity_style(a);
-        (n, col(c))
-    })
-    .collect();
-    let atts: Vec<(&str, RGBColor)> =
-        [Attention::Focused, Attention::Distracted, Attention::NoData]
-            .into_iter()
-            .map(|a| {
-                let (n, c) = attention_style(a);
-                (n, col(c))
-            })
-            .collect();
-    let y = (legend_h / 2) as i32;
-    let x = legend_row(&legend, ((f * 6.5) as i32, y), "Activity:", &acts, f)?;
-    legend_row(&legend, (x + (f * 1.5) as i32, y), "Attention:", &atts, f)?;
+    if one_row {
+        let y = (legend_h / 2) as i32;
+        let x = legend_row(&legend, (x0, y), "Activity:", &acts, f, true)?;
+        legend_row(
+            &legend,
+            (x + (f * 1.5) as i32, y),
+            "Attention:",
+            &atts,
+            f,
+            true,
+        )?;
+    } else {
+        let y = (f * 0.9) as i32;
+        legend_row(&legend, (x0, y), "Activity:", &acts, f, true)?;
+        legend_row(
+            &legend,
+            (x0, y + (f * 1.6) as i32),
+            "Attention:",
+            &atts,
+            f,
+            true,
+        )?;
+    }
     Ok(())
 }
 

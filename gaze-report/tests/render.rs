@@ -295,3 +295,54 @@ fn title_option_is_used() {
     assert!(svg.contains("Tuesday reading"));
     assert!(pdftotext(&render(&r, Format::Pdf, &o).expect("pdf")).contains("Tuesday reading"));
 }
+
+/// A 20-minute calibrated session from gaze-core's `Session` (pushed screen samples with
+/// reading, looking away and blinks): the axes switch to minutes, the heatmap is over the
+/// screen. `GAZE_REPORT_DUMP=dir` writes the PNG there to look at.
+#[test]
+fn long_calibrated_session_uses_minutes_and_the_screen_plane() {
+    use gaze_core::activity::{ActivityConfig, GazeSample};
+    use gaze_core::{AttentionEvidence, Session};
+    let mut s = Session::new("long", ActivityConfig::default());
+    let t0 = 1_764_151_200_000.0;
+    let dt = 1000.0 / 30.0;
+    for i in 0..(20 * 60 * 30) {
+        let t = i as f64 * dt;
+        let sec = t / 1000.0;
+        let ev = AttentionEvidence {
+            face_present: true,
+            head_away: (300.0..330.0).contains(&sec) || (900.0..960.0).contains(&sec),
+            eyes_closed: (sec % 4.0) < 0.15,
+            ..AttentionEvidence::default()
+        };
+        // Reading lines in the upper-left two thirds of the screen.
+        let x = 200.0 + (t % 3000.0) / 3000.0 * 1000.0;
+        let y = 150.0 + ((t / 3000.0).floor() % 15.0) * 40.0;
+        let sample = if ev.eyes_closed || ev.head_away {
+            GazeSample::invalid(t0 + t, ev)
+        } else {
+            GazeSample::new(t0 + t, x, y).with_evidence(ev)
+        };
+        s.push_sample(sample);
+    }
+    let r = s.finish();
+    assert!(r.duration > 1190.0 && r.distraction_time > 60.0, "{r:?}");
+    assert!(r.blink_count > 200, "{}", r.blink_count);
+    let svg =
+        String::from_utf8(render(&r, Format::Svg, &RenderOptions::default()).unwrap()).unwrap();
+    assert!(svg.contains("time since start (min)"));
+    assert!(
+        svg.contains("Where the gaze rested (screen, 1920×1080 px)"),
+        "screen plane"
+    );
+    assert!(svg.contains("started 2025-11-26 10:00:00 UTC"));
+    assert!(svg.contains("blinks per minute in each 30 s interval"));
+    let png = render(&r, Format::Png, &RenderOptions::default()).unwrap();
+    assert_eq!(png_size(&png), (1600, 1200));
+    if let Some(dir) = std::env::var_os("GAZE_REPORT_DUMP") {
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::write(dir.join("long.png"), &png).expect("dump png");
+        let pdf = render(&r, Format::Pdf, &RenderOptions::default()).unwrap();
+        std::fs::write(dir.join("long.pdf"), pdf).expect("dump pdf");
+    }
+}
