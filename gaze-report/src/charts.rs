@@ -657,7 +657,7 @@ fn blink_chart<DB: DrawingBackend>(
     let xmax = if dur > 0.0 { dur / unit.div } else { 1.0 };
     let bins = blink_bins(r);
     let avg = fin(r.blink_rate_per_min);
-    let top = bins.bins.iter().map(|b| b.3).fold(avg, f64::max).max(20.0) * 1.25;
+    let top = bins.bins.iter().map(|b| b.3).fold(avg, f64::max).max(20.0) * 1.6; // headroom for the legend
     let bin_label = if bins.bin_s < 60.0 {
         format!("{:.0} s", bins.bin_s)
     } else {
