@@ -180,6 +180,11 @@ impl FrameReader {
         self.total
     }
 
+    /// Frames per second used for timestamps (video / folder).
+    pub fn fps(&self) -> f64 {
+        self.fps
+    }
+
     /// Frames read or skipped so far (the current frame included).
     pub fn frames_seen(&self) -> u64 {
         self.index + 1

@@ -26,10 +26,12 @@ Examples:
   gaze track clip.mp4 --results frames.csv    # per-frame CSV instead of JSON Lines
   gaze track 0 --max-frames 900               # camera 0, 900 frames (Ctrl-C also ends)
   gaze track shots/ --fps 10                  # an image folder, sorted by name, 10 fps
-  gaze track clip.mp4 --calibration cal.json  # calibrated screen points (cal.json from the
-                                              # server's GET /calibration)
+  gaze track clip.mp4 --calibration cal.json  # calibrated screen points (cal.json: the
+                                              # server's GET /calibration reply)
   gaze track clip.mp4 --results - --quiet | jq .direction
 
+`gaze report results.jsonl` needs the same --screen as the track run (with --calibration:
+the calibration's screen size) to give the same totals.
 Per-frame JSON lines are gaze-core FrameResult objects plus `frame` and `live`
 ({activity, attention} after the frame); `gaze report results.jsonl` replays them into the same session report.";
 
@@ -63,7 +65,8 @@ pub struct TrackArgs {
     /// Session id written into the report [default: the input's name].
     #[arg(long, value_name = "ID")]
     pub session_id: Option<String>,
-    /// Calibration JSON (gaze-core Calibration, e.g. from the server) for screen points.
+    /// Calibration JSON for screen points: a gaze-core Calibration or the server's
+    /// GET /calibration reply.
     #[arg(long, value_name = "FILE")]
     pub calibration: Option<PathBuf>,
     /// Screen size in pixels for the activity model, e.g. 1920x1080 [default: the
@@ -125,7 +128,14 @@ pub fn load_calibration(path: &Path) -> CliResult<Calibration> {
         reason,
     };
     let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
-    let cal = Calibration::from_json(&text)
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| err(format!("not JSON: {}", one_line(&e.to_string()))))?;
+    // The server's GET /calibration wraps the model: {"samples": n, "calibration": {...}}.
+    let value = match value.get("calibration") {
+        Some(inner) if inner.is_object() => inner.clone(),
+        _ => value,
+    };
+    let cal: Calibration = serde_json::from_value(value)
         .map_err(|e| err(format!("not a calibration: {}", one_line(&e.to_string()))))?;
     if !(cal.screen_width >= 1.0 && cal.screen_height >= 1.0)
         || cal.weights_x.len() != cal.mean.len() + 1
@@ -401,6 +411,14 @@ pub fn run(args: TrackArgs) -> CliResult<()> {
             .map(|n| n.div_ceil(args.every))
             .map(|n| args.max_frames.map_or(n, |m| n.min(m)))
     };
+    let step_ms = args.every as f64 * 1000.0 / reader.fps();
+    if !reader.is_camera() && !args.quiet && step_ms > session.classifier().config().max_gap_ms {
+        eprintln!(
+            "gaze: warning: --every {} gives one frame per {step_ms:.0} ms, more than the session's {:.0} ms gap limit: the report will count that time as no data",
+            args.every,
+            session.classifier().config().max_gap_ms
+        );
+    }
     let mode = ProgressMode::from_flags(args.progress, args.quiet);
     let mut progress = Progress::new(mode, total);
     let stop = interrupt_flag();

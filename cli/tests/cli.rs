@@ -675,6 +675,24 @@ fn calibration_fills_screen_points_and_sets_the_screen() {
         assert!(p["x"].as_f64().is_some_and(f64::is_finite), "{p}");
         assert!(p["y"].as_f64().is_some_and(f64::is_finite), "{p}");
     }
+    // The server's GET /calibration reply wraps the model; it is accepted as is.
+    let wrapped = dir.join("server-cal.json");
+    let reply = format!(
+        "{{\"samples\": 9, \"calibration\": {}}}",
+        cal.to_json().expect("json")
+    );
+    std::fs::write(&wrapped, reply).expect("write");
+    assert_ok(&gaze(&[
+        "track",
+        CLIP,
+        "--calibration",
+        s(&wrapped),
+        "--max-frames",
+        "2",
+        "-o",
+        s(&dir),
+        "-q",
+    ]));
     // The same screen is fine, another one is a usage error.
     let same = gaze(&[
         "track",
