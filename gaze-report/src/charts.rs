@@ -500,7 +500,7 @@ fn heatmap<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &SessionReport,
     };
     let (aw, ah) = area.dim_in_pixel();
     // Keep the plane's aspect ratio: fit the plot, leave room for the labels and colour bar.
-    let (label_l, label_b, bar_w, cap_h, note_h) = (f * 5.0, f * 3.0, f * 7.5, f * 2.6, f * 2.4);
+    let (label_l, label_b, bar_w, cap_h, note_h) = (f * 5.0, f * 3.0, f * 7.5, f * 2.6, f * 3.0);
     let avail_w = (f64::from(aw) - label_l - bar_w - f).max(10.0);
     let avail_h = (f64::from(ah) - label_b - cap_h - note_h - f).max(10.0);
     let aspect = if screen {
@@ -637,10 +637,12 @@ fn heatmap<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &SessionReport,
         pct(fin(hm.outside), total),
         if screen { "screen" } else { "plotted range" }
     );
+    // Below the x-axis title: the plot's bottom + the label area + a line.
     let (aw, ah) = area.dim_in_pixel();
+    let y = (byy + (label_b + f * 0.8) as i32).min(ah as i32 - (f * 0.2) as i32);
     area.draw(&Text::new(
         note,
-        (aw as i32 / 2, ah as i32 - (f * 0.4) as i32),
+        (aw as i32 / 2, y),
         text_at(f * 0.8, HPos::Center, VPos::Bottom).color(&MUTED),
     ))
     .map_err(de)?;
