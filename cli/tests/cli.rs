@@ -376,6 +376,13 @@ fn errors_are_one_line_with_documented_codes() {
     std::fs::create_dir_all(&empty).expect("mkdir");
     std::fs::write(empty.join("readme.txt"), "x").expect("write");
     assert_error(&gaze(&["track", s(&empty)]), 3, "no image files");
+    // A folder whose only image is not an image.
+    let broken = dir.join("broken");
+    std::fs::create_dir_all(&broken).expect("mkdir");
+    std::fs::write(broken.join("a.png"), "not a png").expect("write");
+    assert_error(&gaze(&["track", s(&broken)]), 3, "cannot decode image");
+    // Bad --fps.
+    assert_error(&gaze(&["track", s(&broken), "--fps", "0"]), 2, "--fps");
     // A camera that does not exist.
     assert_error(&gaze(&["track", "99"]), 3, "camera 99");
     // Bad --screen (usage).
