@@ -346,3 +346,31 @@ fn long_calibrated_session_uses_minutes_and_the_screen_plane() {
         std::fs::write(dir.join("long.pdf"), pdf).expect("dump pdf");
     }
 }
+
+#[test]
+fn every_chart_renders_at_the_size_limits() {
+    let r = webcam_report();
+    let empty = SessionReport::default();
+    for (w, h) in [(200, 200), (200, 2000), (2000, 200), (8000, 200)] {
+        for chart in [
+            Chart::Dashboard,
+            Chart::Timeline,
+            Chart::Totals,
+            Chart::Heatmap,
+            Chart::BlinkRate,
+        ] {
+            let o = RenderOptions {
+                width: w,
+                height: h,
+                ..RenderOptions::default()
+            };
+            for rep in [&r, &empty] {
+                let png = render_chart(rep, chart, Format::Png, &o)
+                    .unwrap_or_else(|e| panic!("{chart:?} at {w}×{h}: {e}"));
+                assert_eq!(png_size(&png), (w, h));
+                render_chart(rep, chart, Format::Svg, &o)
+                    .unwrap_or_else(|e| panic!("{chart:?} svg at {w}×{h}: {e}"));
+            }
+        }
+    }
+}
