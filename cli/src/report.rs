@@ -1,6 +1,8 @@
 //! `gaze report`: renders a session report (report.json) or rebuilds one from per-frame
 //! results (results.jsonl, replayed through gaze-core's Session) as JSON, CSV, SVG, PNG or PDF.
 
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
@@ -92,24 +94,36 @@ pub fn format_from_path(path: &Path) -> Option<OutFormat> {
     })
 }
 
-/// Replays per-frame results (JSON Lines of FrameResult) through a Session.
+fn read_error(path: &Path, e: &std::io::Error) -> CliError {
+    CliError::Input(match e.kind() {
+        std::io::ErrorKind::NotFound => format!("{}: no such file", path.display()),
+        std::io::ErrorKind::InvalidData => format!("{}: not a text (JSON) file", path.display()),
+        _ => format!("{}: cannot read: {e}", path.display()),
+    })
+}
+
+/// Replays per-frame results (JSON Lines of FrameResult) through a Session, streaming (an
+/// hour of results does not have to fit in memory). `first_line` is the 1-based number of
+/// the reader's first line in the file (for messages).
 pub fn replay(
     path: &Path,
-    text: &str,
+    reader: impl BufRead,
+    first_line: usize,
     session_id: String,
     screen: Option<(u32, u32)>,
 ) -> CliResult<SessionReport> {
     let mut session = Session::new(session_id, activity_config(screen));
     let mut n = 0usize;
-    for (i, line) in text.lines().enumerate() {
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.map_err(|e| read_error(path, &e))?;
         if line.trim().is_empty() {
             continue;
         }
-        let r: FrameResult = serde_json::from_str(line).map_err(|e| {
+        let r: FrameResult = serde_json::from_str(&line).map_err(|e| {
             CliError::Input(format!(
                 "{} line {}: not a frame result: {}",
                 path.display(),
-                i + 1,
+                first_line + i,
                 one_line(&e.to_string())
             ))
         })?;
@@ -125,35 +139,48 @@ pub fn replay(
     Ok(session.finish())
 }
 
-/// Loads INPUT as a report, replaying per-frame results when it holds them.
+/// Loads INPUT as a report, replaying per-frame results when it holds them (`.jsonl` /
+/// `.ndjson`, or any file whose first line is a FrameResult).
 pub fn load(
     path: &Path,
     session_id: Option<String>,
     screen: Option<(u32, u32)>,
 ) -> CliResult<SessionReport> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        CliError::Input(match e.kind() {
-            std::io::ErrorKind::NotFound => format!("{}: no such file", path.display()),
-            std::io::ErrorKind::InvalidData => {
-                format!("{}: not a text (JSON) file", path.display())
-            }
-            _ => format!("{}: cannot read: {e}", path.display()),
-        })
-    })?;
+    let file = File::open(path).map_err(|e| read_error(path, &e))?;
+    let mut reader = BufReader::new(file);
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
-    let id = || {
-        session_id.clone().unwrap_or_else(|| {
-            path.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "gaze".into())
-        })
-    };
+    let id = session_id.unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "gaze".into())
+    });
     if matches!(ext.as_deref(), Some("jsonl" | "ndjson")) {
-        return replay(path, &text, id(), screen);
+        return replay(path, reader, 1, id, screen);
     }
+    // Sniff the first non-empty line: a FrameResult means JSON Lines.
+    let mut first = String::new();
+    let mut line_no = 0usize;
+    loop {
+        first.clear();
+        let n = reader
+            .read_line(&mut first)
+            .map_err(|e| read_error(path, &e))?;
+        line_no += 1;
+        if n == 0 || !first.trim().is_empty() {
+            break;
+        }
+    }
+    if serde_json::from_str::<FrameResult>(first.trim()).is_ok() {
+        let rest = std::io::Cursor::new(first.into_bytes()).chain(reader);
+        return replay(path, rest, line_no, id, screen);
+    }
+    let mut text = first;
+    reader
+        .read_to_string(&mut text)
+        .map_err(|e| read_error(path, &e))?;
     match serde_json::from_str::<SessionReport>(&text) {
         Ok(report) => {
             if screen.is_some() {
@@ -161,19 +188,11 @@ pub fn load(
             }
             Ok(report)
         }
-        Err(report_err) => {
-            // Not a report: per-frame results in a .json file?
-            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-            if serde_json::from_str::<FrameResult>(first).is_ok() {
-                replay(path, &text, id(), screen)
-            } else {
-                Err(CliError::Input(format!(
-                    "{}: neither a session report nor per-frame results ({})",
-                    path.display(),
-                    one_line(&report_err.to_string())
-                )))
-            }
-        }
+        Err(e) => Err(CliError::Input(format!(
+            "{}: neither a session report nor per-frame results ({})",
+            path.display(),
+            one_line(&e.to_string())
+        ))),
     }
 }
 

@@ -85,6 +85,10 @@ pub struct TrackArgs {
     /// Frame rate for timestamps: image folders (default 30) or to override a video's rate.
     #[arg(long, value_name = "FPS")]
     pub fps: Option<f64>,
+    /// Write eye `landmarks` as empty lists in results.jsonl (71 points per eye are ~70% of
+    /// each line; replaying with `gaze report` does not need them).
+    #[arg(long)]
+    pub no_landmarks: bool,
     /// Run the face detector on every frame (no tracking mode; slower).
     #[arg(long)]
     pub detect_every_frame: bool,
@@ -443,7 +447,18 @@ pub fn run(args: TrackArgs) -> CliResult<()> {
         if r.face.is_some() {
             with_face += 1;
         }
-        sink.write(index, &r, live.activity, live.attention)?;
+        if args.no_landmarks {
+            let mut lean = r;
+            for eye in [lean.left_eye.as_mut(), lean.right_eye.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                eye.landmarks = Vec::new();
+            }
+            sink.write(index, &lean, live.activity, live.attention)?;
+        } else {
+            sink.write(index, &r, live.activity, live.attention)?;
+        }
         progress.inc();
         if sink.closed {
             break;

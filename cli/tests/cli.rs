@@ -149,16 +149,37 @@ fn track_whole_clip_times_sum_to_its_duration() {
 #[test]
 fn every_2_halves_the_results_and_keeps_the_duration() {
     let dir = scratch("every2");
-    let o = gaze(&["track", CLIP, "-o", s(&dir), "--every", "2", "-q"]);
+    let o = gaze(&[
+        "track",
+        CLIP,
+        "-o",
+        s(&dir),
+        "--every",
+        "2",
+        "--no-landmarks",
+        "-q",
+    ]);
     assert_ok(&o);
     assert!(stderr(&o).is_empty(), "--quiet: {}", stderr(&o));
     let rows = lines(&dir.join("results.jsonl"));
     assert_eq!(rows.len(), CLIP_FRAMES / 2);
     let v: Value = serde_json::from_str(&rows[1]).expect("json");
     assert_eq!(v["frame"].as_u64(), Some(2));
-    let sum: f64 = partition(&read_json(&dir.join("report.json"))).iter().sum();
+    assert_eq!(v["left_eye"]["landmarks"], serde_json::json!([]));
+    assert_eq!(v["left_eye"]["iris"].as_array().map(Vec::len), Some(5));
+    let report = read_json(&dir.join("report.json"));
+    let sum: f64 = partition(&report).iter().sum();
     // Frames 0, 2, …, 248: the session spans 9.92 s.
     assert!((sum - 9.92).abs() < 1e-6, "{sum}");
+    // Lean lines replay to the same report.
+    let out = dir.join("replayed.json");
+    assert_ok(&gaze(&[
+        "report",
+        s(&dir.join("results.jsonl")),
+        "--out",
+        s(&out),
+    ]));
+    assert_eq!(partition(&read_json(&out)), partition(&report));
 }
 
 #[test]
@@ -206,6 +227,13 @@ fn report_from_results_jsonl_replays_to_the_same_totals() {
     assert_eq!(replayed["blink_count"], report["blink_count"]);
     assert_eq!(replayed["fixation_count"], report["fixation_count"]);
     assert_eq!(replayed["timeline"], report["timeline"]);
+    // Per-frame results are recognised by content too (a .json name, a blank first line).
+    let renamed = out.with_file_name("frames.json");
+    let text = std::fs::read_to_string(dir.join("results.jsonl")).expect("read");
+    std::fs::write(&renamed, format!("\n{text}")).expect("write");
+    let out2 = out.with_file_name("replayed2.json");
+    assert_ok(&gaze(&["report", s(&renamed), "--out", s(&out2)]));
+    assert_eq!(partition(&read_json(&out2)), partition(report));
 }
 
 #[test]
