@@ -20,6 +20,11 @@
 //! * Out-of-order, duplicate or non-finite timestamps are **rejected** (they change nothing
 //!   and are counted in [`LiveStatus::rejected`]); the batch
 //!   [`crate::activity::classify_trace`] reorders instead.
+//! * The report also says where the gaze rested ([`GazeHeatmap`]: seconds per cell of a
+//!   fixed grid over the screen, or over the gaze-ratio plane without calibration, by the
+//!   same sample-and-hold rule) and when each blink began
+//!   ([`SessionReport::blink_onsets_ms`]). Both cost O(1) per frame; the grid is allocated
+//!   on first use.
 
 use serde::{Deserialize, Serialize};
 
