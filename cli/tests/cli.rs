@@ -756,3 +756,20 @@ fn calibration_fills_screen_points_and_sets_the_screen() {
         "differs from the calibration",
     );
 }
+
+#[test]
+fn serve_errors_are_one_line() {
+    // A port that is taken: exit 7.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    // (Server logs at info level would be lines of their own; warnings and errors only.)
+    let o = Command::new(GAZE)
+        .args(["serve", "--store-url", "memory://", "--bind", &addr])
+        .env("GAZE_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run gaze serve");
+    assert_error(&o, 7, "cannot bind");
+    // A malformed flag value: exit 2.
+    assert_error(&gaze(&["serve", "--bind", "nonsense"]), 2, "--bind");
+}
