@@ -310,31 +310,41 @@ pub fn write_report_json(report: &SessionReport, path: &Path) -> CliResult<()> {
 }
 
 /// Set by Ctrl-C while a camera (or any input) is being tracked: ends the session cleanly.
+/// The SIGINT handler is registered before this returns, so a Ctrl-C right after never
+/// kills the process half-way; a second Ctrl-C aborts (exit 130).
 fn interrupt_flag() -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return flag;
+    };
+    #[cfg(unix)]
+    let Ok(mut sig) = rt.block_on(async {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+    }) else {
+        return flag;
+    };
     let f = flag.clone();
-    let spawned = std::thread::Builder::new()
+    // Without the thread, Ctrl-C keeps its default action (the process ends).
+    let _ = std::thread::Builder::new()
         .name("gaze-ctrl-c".into())
         .spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
             rt.block_on(async {
-                if tokio::signal::ctrl_c().await.is_ok() {
+                #[cfg(unix)]
+                let mut next = async || sig.recv().await.is_some();
+                #[cfg(not(unix))]
+                let mut next = async || tokio::signal::ctrl_c().await.is_ok();
+                if next().await {
                     f.store(true, Ordering::SeqCst);
                     eprintln!("gaze: interrupted, finishing the session (Ctrl-C again to abort)");
-                    if tokio::signal::ctrl_c().await.is_ok() {
+                    if next().await {
                         std::process::exit(130);
                     }
                 }
             });
         });
-    if spawned.is_err() {
-        // No handler: Ctrl-C then simply terminates the process.
-    }
     flag
 }
 

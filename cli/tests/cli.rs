@@ -773,3 +773,41 @@ fn serve_errors_are_one_line() {
     // A malformed flag value: exit 2.
     assert_error(&gaze(&["serve", "--bind", "nonsense"]), 2, "--bind");
 }
+
+#[test]
+fn ctrl_c_ends_the_session_with_a_report() {
+    let dir = scratch("sigint");
+    let results = dir.join("results.jsonl");
+    let child = Command::new(GAZE)
+        .args(["track", CLIP, "-o", s(&dir), "--threads", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Wait until frames are being written (the handler is installed before the first one).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::metadata(&results).map(|m| m.len()).unwrap_or(0) == 0 {
+        assert!(Instant::now() < deadline, "no results written");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let out = child.wait_with_output().expect("wait");
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    let n = lines(&results).len();
+    let report = read_json(&dir.join("report.json"));
+    let sum: f64 = partition(&report).iter().sum();
+    if n < CLIP_FRAMES {
+        // The report covers exactly the frames processed before Ctrl-C.
+        assert!(
+            (sum - (n as f64 - 1.0) * FRAME_SECS).abs() < 1e-6,
+            "{n} frames, {sum} s"
+        );
+    }
+}
