@@ -472,15 +472,16 @@ pub async fn process_frame(
             return Err(e);
         }
     };
+    // First: a cut checkpoint must always be written (it holds the in-flight flag).
+    if let Some(cp) = checkpoint {
+        write_checkpoint(st, live, cp);
+    }
     st.metrics
         .observe_processing(started.elapsed().as_secs_f64() * 1000.0);
     st.metrics.frames_processed.fetch_add(1, Ordering::Relaxed);
     let text = serde_json::to_string(&msg)
         .map_err(|e| AppError::Internal(format!("cannot serialise reply: {e}")))?;
     publish(st, live, text.clone());
-    if let Some(cp) = checkpoint {
-        write_checkpoint(st, live, cp);
-    }
     Ok(Some(text))
 }
 
