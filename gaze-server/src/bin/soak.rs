@@ -642,10 +642,11 @@ async fn main() -> Result<(), BoxError> {
     );
     println!("lost records = {lost}");
     println!(
-        "server RSS (MiB): start {}, after warm-up ({:.0} s) {}, end {}, max {}, slope after warm-up {} MiB/min",
+        "server RSS (MiB): start {}, after warm-up ({:.0} s) {}, end under load {}, after the run {}, max {}, slope after warm-up {} MiB/min",
         f(rss_start),
         warm.as_secs_f64(),
         f(rss_warm),
+        f(samples.last().map(|s| s.1)),
         f(rss_end),
         f(Some(rss_max).filter(|m| m.is_finite())),
         slope
