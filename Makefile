@@ -13,7 +13,7 @@ run: deps
 	$(CARGO) run --release -p gaze-server --bin gaze-server -- --bind 127.0.0.1:8000 --data-dir data/redis --open $(SERVER_ARGS)
 
 ## Installs what is needed, then runs every check and test.
-test: deps-test lint test-rust test-web test-python test-c
+test: deps-test lint test-rust test-web test-schemathesis test-python test-c
 
 deps:
 	scripts/setup.sh base
