@@ -15,7 +15,7 @@ fi
 cargo fuzz build -s none --features libfuzzer --target-dir fuzz/target || exit 1
 BIN=fuzz/target/$(rustc -vV | sed -n 's/^host: //p')/release
 
-printf '\n%-18s %12s %9s %8s  %s\n' target executions exec/s crashes "new crash inputs"
+printf '\n%-18s %12s %9s %8s %8s  %s\n' target executions exec/s coverage crashes "new crash inputs"
 status=0
 for t in "${TARGETS[@]}"; do
     mkdir -p "fuzz/corpus-run/$t" "fuzz/artifacts/$t" "fuzz/artifacts-regressions/$t"
@@ -26,10 +26,11 @@ for t in "${TARGETS[@]}"; do
         >"fuzz/artifacts/$t.log" 2>&1
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "fuzz/artifacts/$t.log" | tail -1)
     eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "fuzz/artifacts/$t.log" | tail -1)
+    cov=$(grep -E '^#[0-9]+[[:space:]]+(DONE|NEW|REDUCE|pulse|INITED)' "fuzz/artifacts/$t.log" | tail -1 | sed -n 's/.* cov: \([0-9]*\) .*/\1/p')
     new=$(comm -13 <(echo "$before") <(ls "fuzz/artifacts/$t" | sort) | grep -E '^(crash|timeout|oom|leak)-' || true)
     n=$(printf '%s' "$new" | grep -c . || true)
     [ "$n" -eq 0 ] || status=1
-    printf '%-18s %12s %9s %8s  %s\n' "$t" "${execs:-?}" "${eps:-?}" "$n" "$(echo $new)"
+    printf '%-18s %12s %9s %8s %8s  %s\n' "$t" "${execs:-?}" "${eps:-?}" "${cov:-?}" "$n" "$(echo $new)"
 done
 if [ $status -ne 0 ]; then
     echo "crashes found: see fuzz/artifacts/<target>/ and fuzz/artifacts/<target>.log;" \
