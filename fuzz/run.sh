@@ -20,7 +20,9 @@ status=0
 for t in "${TARGETS[@]}"; do
     mkdir -p "fuzz/corpus-run/$t" "fuzz/artifacts/$t" "fuzz/artifacts-regressions/$t"
     before=$(ls "fuzz/artifacts/$t" | sort)
-    "$BIN/$t" -max_total_time="$SECS" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+    dict=()
+    [ -f "fuzz/dicts/$t.dict" ] && dict=(-dict="fuzz/dicts/$t.dict")
+    "$BIN/$t" "${dict[@]}" -max_total_time="$SECS" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
         -artifact_prefix="fuzz/artifacts/$t/" \
         "fuzz/corpus-run/$t" "fuzz/corpus/$t" "fuzz/artifacts-regressions/$t" \
         >"fuzz/artifacts/$t.log" 2>&1
