@@ -516,6 +516,19 @@ async fn outage_scenario(store_url: &str, mut fault: Fault<'_>) {
     assert_eq!(h["status"], "degraded", "{hs} {h}");
     if !matches!(fault, Fault::RestartNode(..)) {
         assert_eq!(hs, StatusCode::SERVICE_UNAVAILABLE, "{h}");
+        // A REST end needs the store (the token is checked there): a clear 503 JSON error,
+        // and the session stays live.
+        let (s, v) = api
+            .call(
+                "POST",
+                "/session/end",
+                Some(&tb),
+                Some(json!({"session_id": idb})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+        let msg = v["error"].as_str().unwrap_or_default();
+        assert!(msg.contains("store unavailable"), "{v}");
     }
     tokio::time::sleep_until(up_at.into()).await;
     let up_ms = gaze_server::live::now_ms();
