@@ -12,7 +12,7 @@ use gaze_core::{
     Calibration, Frame, FrameMessage, FrameResult, PixelFormat, SessionReport, Tracker,
     TrackerConfig,
 };
-use gaze_store::{Checkpoint, StoreError};
+use gaze_store::{Checkpoint, CheckpointOutcome, MAX_SEGMENTS_PER_CHECKPOINT, StoreError};
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
@@ -398,6 +398,8 @@ fn process_blocking(
         e.sent_segments = closed.max(e.sent_segments);
         Some(Checkpoint {
             seq: e.seq,
+            prev_seq: e.seq - 1,
+            replace_timeline: false,
             at_ms: now_ms() as i64,
             report,
             segments,
@@ -520,15 +522,45 @@ fn publish(st: &SharedState, live: &Arc<LiveSession>, message: String) {
 /// unavailable until it lands. Checkpoints are idempotent by `seq` (a retry after a lost
 /// reply is a `Duplicate`), and no newer checkpoint is cut while this one is pending, so
 /// each timeline segment is appended exactly once and in order.
+///
+/// Each checkpoint names its predecessor (`prev_seq`). When the store answers `Gap` (it
+/// lost checkpoints it had acknowledged, e.g. a Redis crash with `appendfsync everysec`),
+/// the same checkpoint is resent as a resync carrying every segment sent so far, which
+/// replaces the stored timeline: nothing is missing and nothing doubled.
 fn write_checkpoint(st: &SharedState, live: &Arc<LiveSession>, cp: Checkpoint) {
     let st = st.clone();
     let live = live.clone();
     tokio::spawn(async move {
+        let mut cp = cp;
         let mut delay = RETRY_FIRST;
         let mut retrying = false;
         loop {
             match st.store.checkpoint(&live.id, cp.clone()).await {
-                Ok(_) => {
+                Ok(CheckpointOutcome::Gap { stored_seq }) if !cp.replace_timeline => {
+                    st.metrics
+                        .checkpoint_resyncs
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(session = %live.id, seq = cp.seq, stored_seq, "the store lost checkpoints; resending the whole timeline");
+                    let engine = live.engine.clone();
+                    match tokio::task::spawn_blocking(move || sent_timeline(&engine)).await {
+                        Ok(segments) => {
+                            cp.segments = segments;
+                            cp.replace_timeline = true;
+                        }
+                        Err(e) => {
+                            st.metrics.checkpoint_errors.fetch_add(1, Ordering::Relaxed);
+                            tracing::error!(session = %live.id, error = %e, "cannot build a resync checkpoint");
+                            break;
+                        }
+                    }
+                }
+                Ok(CheckpointOutcome::Gap { stored_seq }) => {
+                    // A resync is never gap-checked; only a store breaking that rule gets here.
+                    st.metrics.checkpoint_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(session = %live.id, seq = cp.seq, stored_seq, "resync checkpoint refused as a gap");
+                    break;
+                }
+                Ok(CheckpointOutcome::Applied | CheckpointOutcome::Duplicate) => {
                     st.metrics.checkpoints.fetch_add(1, Ordering::Relaxed);
                     if retrying {
                         tracing::info!(session = %live.id, seq = cp.seq, "checkpoint stored after retries");
@@ -569,6 +601,20 @@ fn write_checkpoint(st: &SharedState, live: &Arc<LiveSession>, cp: Checkpoint) {
         }
         live.checkpoint_inflight.store(false, Ordering::SeqCst);
     });
+}
+
+/// Every timeline segment sent in checkpoints so far, oldest first (the last
+/// [`MAX_SEGMENTS_PER_CHECKPOINT`] of them: a resync is one checkpoint). While a checkpoint
+/// is in flight no new one is cut, so this is exactly what the pending one completes.
+fn sent_timeline(engine: &Mutex<Engine>) -> Vec<gaze_core::TimelineSegment> {
+    let e = lock(engine);
+    let timeline = match &e.final_report {
+        Some(r) => r.timeline.clone(),
+        None => e.account.report().timeline,
+    };
+    let end = e.sent_segments.min(timeline.len());
+    let start = end.saturating_sub(MAX_SEGMENTS_PER_CHECKPOINT);
+    timeline[start..end].to_vec()
 }
 
 /// Ends a live session: finishes the accounting, stores the final report, notifies the

@@ -33,6 +33,9 @@ pub struct Metrics {
     pub checkpoint_errors: AtomicU64,
     /// Checkpoint writes retried after a failure (store unavailable).
     pub checkpoint_retries: AtomicU64,
+    /// Resync checkpoints sent after the store reported a gap (acknowledged checkpoints lost,
+    /// e.g. by a Redis crash): each rewrote the stored timeline in full.
+    pub checkpoint_resyncs: AtomicU64,
     /// Checkpoints waiting for the store to come back (gauge).
     pub checkpoints_pending: AtomicU64,
     /// Final-report writes retried after a failure (store unavailable).
@@ -63,7 +66,7 @@ impl Metrics {
     /// Renders every metric; `live_sessions` is the current number of live sessions.
     pub fn render(&self, live_sessions: usize) -> String {
         let mut s = String::with_capacity(2048);
-        let counters: [(&str, &str, &AtomicU64); 13] = [
+        let counters: [(&str, &str, &AtomicU64); 14] = [
             (
                 "gaze_http_requests_total",
                 "HTTP requests served",
@@ -113,6 +116,11 @@ impl Metrics {
                 "gaze_checkpoint_retries_total",
                 "Checkpoint writes retried (store unavailable)",
                 &self.checkpoint_retries,
+            ),
+            (
+                "gaze_checkpoint_resyncs_total",
+                "Resync checkpoints (whole timeline) sent after the store lost checkpoints",
+                &self.checkpoint_resyncs,
             ),
             (
                 "gaze_end_retries_total",

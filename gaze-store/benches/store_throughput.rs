@@ -30,6 +30,8 @@ fn checkpoint(sid: &str, seq: u64) -> Checkpoint {
         .collect();
     Checkpoint {
         seq,
+        prev_seq: 0,
+        replace_timeline: false,
         at_ms: seq as i64 * 5000,
         report: SessionReport {
             session_id: sid.to_owned(),

@@ -320,13 +320,20 @@ impl Store for MemoryStore {
         if s.record.status == SessionStatus::Ended {
             return Err(StoreError::Conflict("session has ended".into()));
         }
-        if checkpoint.seq <= s.record.checkpoint_seq {
+        let stored = s.record.checkpoint_seq;
+        if checkpoint.seq <= stored {
             return Ok(CheckpointOutcome::Duplicate);
+        }
+        if !checkpoint.replace_timeline && stored < checkpoint.prev_seq {
+            return Ok(CheckpointOutcome::Gap { stored_seq: stored });
         }
         s.record.checkpoint_seq = checkpoint.seq;
         s.record.last_checkpoint_ms = Some(checkpoint.at_ms);
         s.record.report = Some(checkpoint.report);
         s.record.state = Some(checkpoint.state);
+        if checkpoint.replace_timeline {
+            s.timeline.clear();
+        }
         s.timeline.extend(checkpoint.segments);
         while s.timeline.len() > cap {
             s.timeline.pop_front();

@@ -164,20 +164,25 @@ return 1
     )
 });
 
-/// KEYS: session, timeline. ARGV: seq at_ms report state cap chunk seg...
-/// -1 no session; -2 ended; 0 duplicate; 1 applied.
+/// KEYS: session, timeline. ARGV: seq at_ms report state cap chunk prev_seq replace seg...
+/// Returns `{code, stored seq}`; code -1 no session; -2 ended; -3 gap; 0 duplicate;
+/// 1 applied. A resync (`replace` = 1) deletes the list before pushing its segments.
 static CHECKPOINT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
 local cur = redis.call('HMGET', KEYS[1], 'status', 'seq')
-if not cur[1] then return -1 end
-if cur[1] ~= 'live' then return -2 end
-if tonumber(cur[2]) >= tonumber(ARGV[1]) then return 0 end
+if not cur[1] then return {-1, 0} end
+if cur[1] ~= 'live' then return {-2, 0} end
+local stored = tonumber(cur[2]) or 0
+if stored >= tonumber(ARGV[1]) then return {0, stored} end
+local replace = ARGV[8] == '1'
+if (not replace) and stored < tonumber(ARGV[7]) then return {-3, stored} end
 redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'last_cp', ARGV[2], 'report', ARGV[3], 'state', ARGV[4])
+if replace then redis.call('DEL', KEYS[2]) end
 local n = #ARGV
-if n > 6 then
+if n > 8 then
   local chunk = tonumber(ARGV[6])
-  local i = 7
+  local i = 9
   while i <= n do
     local j = math.min(i + chunk - 1, n)
     redis.call('RPUSH', KEYS[2], unpack(ARGV, i, j))
@@ -185,7 +190,7 @@ if n > 6 then
   end
   redis.call('LTRIM', KEYS[2], -tonumber(ARGV[5]), -1)
 end
-return 1
+return {1, stored}
 "#,
     )
 });
@@ -984,7 +989,8 @@ impl Store for RedisStore {
             checkpoint.at_ms,
             self.cfg.max_timeline_len.max(1),
         );
-        let r: i64 = self
+        let (prev, replace) = (checkpoint.prev_seq, u8::from(checkpoint.replace_timeline));
+        let (r, stored): (i64, u64) = self
             .run(|mut c| async move {
                 let mut inv = CHECKPOINT.prepare_invoke();
                 inv.key(&keys[0]).key(&keys[1]);
@@ -993,7 +999,9 @@ impl Store for RedisStore {
                     .arg(report)
                     .arg(state)
                     .arg(cap)
-                    .arg(PUSH_CHUNK);
+                    .arg(PUSH_CHUNK)
+                    .arg(prev)
+                    .arg(replace);
                 for s in segments {
                     inv.arg(s);
                 }
@@ -1003,6 +1011,7 @@ impl Store for RedisStore {
         match r {
             -1 => Err(StoreError::not_found("session")),
             -2 => Err(StoreError::Conflict("session has ended".into())),
+            -3 => Ok(CheckpointOutcome::Gap { stored_seq: stored }),
             0 => Ok(CheckpointOutcome::Duplicate),
             _ => Ok(CheckpointOutcome::Applied),
         }

@@ -94,8 +94,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn create_session(&self, new: NewSession) -> Result<SessionRecord>;
 
     /// Atomically stores a checkpoint of a live session: running report, resume state, and
-    /// new timeline segments (appended; the stored timeline is capped, oldest dropped).
-    /// `Conflict` if the session has ended; `Duplicate` if `seq` was already applied.
+    /// new timeline segments (appended, or replacing the stored timeline when
+    /// `replace_timeline` is set; the stored timeline is capped, oldest dropped).
+    /// `Conflict` if the session has ended; `Duplicate` if `seq` was already applied;
+    /// `Gap` (nothing applied) if the stored `seq` is lower than `prev_seq`.
     async fn checkpoint(
         &self,
         session_id: &str,

@@ -78,18 +78,39 @@ pub struct SessionRecord {
 ///
 /// Applying a checkpoint is atomic: the running report, the resume state and the new
 /// timeline segments are all stored, or none are.
+///
+/// **Gaps.** A store that lost acknowledged writes (a Redis crash with `appendfsync
+/// everysec` loses up to ~1 s) may hold an older `seq` than the writer believes. Appending
+/// the next checkpoint's segments would then leave the lost checkpoint's segments out of
+/// the stored timeline for good, so a checkpoint names the `seq` it follows (`prev_seq`);
+/// when the stored `seq` is lower, nothing is applied and the store answers
+/// [`CheckpointOutcome::Gap`]. The writer then sends a *resync* checkpoint
+/// (`replace_timeline: true`) carrying the whole timeline, which replaces the stored one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Checkpoint {
     /// Strictly increasing per session, starting at 1. A checkpoint whose `seq` is not greater
     /// than the stored one is ignored ([`CheckpointOutcome::Duplicate`]), which makes retries
     /// after a timeout safe.
     pub seq: u64,
+    /// The `seq` of the checkpoint this one follows (normally `seq - 1`). If the stored `seq`
+    /// is lower (writes were lost), the checkpoint is not applied
+    /// ([`CheckpointOutcome::Gap`]). 0 disables the check (the default when absent from
+    /// serialized input, as written before this field existed). Not checked for a resync
+    /// (`replace_timeline`), which needs no predecessor.
+    #[serde(default)]
+    pub prev_seq: u64,
+    /// Resync: `segments` is the session's whole timeline (closed segments, oldest first)
+    /// and replaces the stored timeline instead of being appended (the stored timeline cap
+    /// still applies: the oldest segments beyond it are dropped).
+    #[serde(default)]
+    pub replace_timeline: bool,
     /// Time of the snapshot, epoch ms (server clock).
     pub at_ms: i64,
     /// Running accounting totals. Its `timeline` may be left empty: the segments go in
     /// `segments` and are appended to the stored timeline.
     pub report: SessionReport,
-    /// Timeline segments closed since the previous checkpoint (≤ 10 000 per checkpoint).
+    /// Timeline segments closed since the previous checkpoint, or the whole timeline when
+    /// `replace_timeline` is set (≤ 10 000 per checkpoint).
     pub segments: Vec<TimelineSegment>,
     /// Opaque state the server needs to resume its accounting (≤ 16 MiB as JSON).
     pub state: serde_json::Value,
@@ -102,6 +123,13 @@ pub enum CheckpointOutcome {
     Applied,
     /// A checkpoint with this or a later `seq` was already stored; nothing changed.
     Duplicate,
+    /// The stored `seq` is lower than the checkpoint's `prev_seq`: checkpoints the writer
+    /// believed stored were lost (e.g. a Redis crash). Nothing changed; send a resync
+    /// checkpoint (`replace_timeline: true`, whole timeline) to repair the stored timeline.
+    Gap {
+        /// The `seq` the store holds (0 = no checkpoint).
+        stored_seq: u64,
+    },
 }
 
 /// A page request for the session lists (newest first).

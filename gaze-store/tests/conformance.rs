@@ -4,7 +4,7 @@
 
 mod common;
 
-use gaze_store::testing::{RedisCluster, RedisServer, test_store};
+use gaze_store::testing::{RedisCluster, RedisServer, raw_command, test_store};
 
 macro_rules! cases {
     ($setup:ident; $($case:ident),* $(,)?) => {
@@ -35,7 +35,7 @@ async fn redis() -> (RedisServer, common::S, common::S) {
 mod memory_backend {
     use super::*;
     cases!(memory; users_basic, input_limits, concurrent_registration, calibration,
-        session_lifecycle, timeline_cap, pagination, pagination_under_concurrent_inserts,
+        session_lifecycle, timeline_cap, checkpoint_gap, pagination, pagination_under_concurrent_inserts,
         tokens, token_expiry, delete_user);
 
     #[tokio::test]
@@ -48,7 +48,7 @@ mod memory_backend {
 mod redis_single {
     use super::*;
     cases!(redis; users_basic, input_limits, concurrent_registration, calibration,
-        session_lifecycle, timeline_cap, pagination, pagination_under_concurrent_inserts,
+        session_lifecycle, timeline_cap, checkpoint_gap, pagination, pagination_under_concurrent_inserts,
         tokens, token_expiry, delete_user);
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,6 +56,34 @@ mod redis_single {
         let (_g, s, s2) = super::redis().await;
         common::live_fanout(&s, &s2).await;
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn checkpoint_gap_after_lost_write() {
+        let (server, s, _s2) = super::redis().await;
+        let lose = |sess: &gaze_store::SessionRecord, seq: u64, keep: usize| {
+            super::lose_writes(&[server.port()], sess, seq, keep)
+        };
+        common::checkpoint_gap_after_lost_write(&s, &lose).await;
+    }
+}
+
+/// Simulates writes lost in a crash with raw commands: the session hash's `seq` back to
+/// `seq`, its timeline list cut to its first `keep` segments. Sent to every port: on a
+/// cluster only the node owning the slot applies them (the others answer `MOVED`).
+fn lose_writes(ports: &[u16], sess: &gaze_store::SessionRecord, seq: u64, keep: usize) {
+    let hash = format!("gz:{{u:{}}}:s:{}", sess.owner, sess.id);
+    let list = format!("{hash}:tl");
+    let (seq, last) = (seq.to_string(), (keep as i64 - 1).to_string());
+    let mut applied = 0;
+    for &port in ports {
+        let a = raw_command(port, &["HSET", &hash, "seq", &seq]).expect("HSET");
+        let b = raw_command(port, &["LTRIM", &list, "0", &last]).expect("LTRIM");
+        if !a.starts_with("MOVED") {
+            assert_eq!((a.as_str(), b.as_str()), ("0", "OK"), "raw commands failed");
+            applied += 1;
+        }
+    }
+    assert_eq!(applied, 1, "exactly one node owns the session");
 }
 
 /// The whole suite against one 3-node cluster (starting a cluster takes a few seconds, so
@@ -72,4 +100,9 @@ async fn redis_cluster_full_suite() {
         .await
         .expect("second cluster client");
     common::run_all(&s, &s2).await;
+    let ports: Vec<u16> = cluster.nodes().iter().map(|n| n.port()).collect();
+    let lose = |sess: &gaze_store::SessionRecord, seq: u64, keep: usize| {
+        lose_writes(&ports, sess, seq, keep)
+    };
+    common::checkpoint_gap_after_lost_write(&s, &lose).await;
 }

@@ -56,9 +56,12 @@ pub fn report(sid: &str, focus: f64) -> SessionReport {
     }
 }
 
+/// A checkpoint without a predecessor check (`prev_seq` 0), appending `segs`.
 pub fn checkpoint(sid: &str, seq: u64, segs: std::ops::Range<usize>) -> Checkpoint {
     Checkpoint {
         seq,
+        prev_seq: 0,
+        replace_timeline: false,
         at_ms: 1_000 * seq as i64,
         report: report(sid, seq as f64),
         segments: segs.map(seg).collect(),
@@ -388,6 +391,142 @@ pub async fn timeline_cap(s: &S) {
     assert_eq!(tl[999], seg(1199));
 }
 
+/// A checkpoint following `seq - 1` (gap-checked), appending `segs`.
+pub fn next_checkpoint(sid: &str, seq: u64, segs: std::ops::Range<usize>) -> Checkpoint {
+    Checkpoint {
+        prev_seq: seq - 1,
+        ..checkpoint(sid, seq, segs)
+    }
+}
+
+/// A resync checkpoint: `segs` is the whole timeline and replaces the stored one.
+pub fn resync_checkpoint(sid: &str, seq: u64, segs: std::ops::Range<usize>) -> Checkpoint {
+    Checkpoint {
+        replace_timeline: true,
+        ..checkpoint(sid, seq, segs)
+    }
+}
+
+/// `prev_seq` ahead of the stored seq → `Gap`, nothing applied; a resync replaces the
+/// timeline (idempotent, capped); normal checkpoints continue after it.
+/// Assumes the store's timeline cap is 1000 (`testing::test_config`).
+pub async fn checkpoint_gap(s: &S) {
+    let u = new_user(s, "gap").await;
+    let sess = new_session(s, &u.id, 6).await;
+    let id = sess.id.as_str();
+    let tl = |r: std::ops::Range<usize>| r.map(seg).collect::<Vec<_>>();
+    assert_eq!(
+        s.checkpoint(id, next_checkpoint(id, 1, 0..3))
+            .await
+            .unwrap(),
+        CheckpointOutcome::Applied
+    );
+    // seq 2 was "lost": seq 3 (following 2) must not be appended after seq 1's segments.
+    assert_eq!(
+        s.checkpoint(id, next_checkpoint(id, 3, 5..7))
+            .await
+            .unwrap(),
+        CheckpointOutcome::Gap { stored_seq: 1 }
+    );
+    let rec = s.get_session(id).await.unwrap();
+    assert_eq!(rec.checkpoint_seq, 1);
+    assert_eq!(rec.report, Some(report(id, 1.0)));
+    assert_eq!(s.get_timeline(id).await.unwrap(), tl(0..3));
+    // A gap check never turns a duplicate into a gap.
+    assert_eq!(
+        s.checkpoint(id, next_checkpoint(id, 1, 0..3))
+            .await
+            .unwrap(),
+        CheckpointOutcome::Duplicate
+    );
+    // Resync with the whole timeline, at the gapped seq.
+    assert_eq!(
+        s.checkpoint(id, resync_checkpoint(id, 3, 0..7))
+            .await
+            .unwrap(),
+        CheckpointOutcome::Applied
+    );
+    assert_eq!(s.get_timeline(id).await.unwrap(), tl(0..7));
+    let rec = s.get_session(id).await.unwrap();
+    assert_eq!(rec.checkpoint_seq, 3);
+    assert_eq!(rec.state, Some(checkpoint(id, 3, 0..0).state));
+    // A retried resync is a duplicate: nothing doubled.
+    assert_eq!(
+        s.checkpoint(id, resync_checkpoint(id, 3, 0..7))
+            .await
+            .unwrap(),
+        CheckpointOutcome::Duplicate
+    );
+    assert_eq!(
+        s.checkpoint(id, next_checkpoint(id, 4, 7..9))
+            .await
+            .unwrap(),
+        CheckpointOutcome::Applied
+    );
+    assert_eq!(s.get_timeline(id).await.unwrap(), tl(0..9));
+    // A resync respects the cap (oldest dropped) and may empty the timeline.
+    s.checkpoint(id, resync_checkpoint(id, 5, 0..1500))
+        .await
+        .unwrap();
+    assert_eq!(s.get_timeline(id).await.unwrap(), tl(500..1500));
+    s.checkpoint(id, resync_checkpoint(id, 6, 0..0))
+        .await
+        .unwrap();
+    assert_eq!(s.get_timeline(id).await.unwrap(), vec![]);
+    // prev_seq 0 = no check (checkpoints written before the field existed).
+    assert_eq!(
+        s.checkpoint(id, checkpoint(id, 9, 0..1)).await.unwrap(),
+        CheckpointOutcome::Applied
+    );
+    // Ended sessions still answer Conflict, gap or not.
+    s.end_session(id, report(id, 9.0)).await.unwrap();
+    assert!(is_conflict(
+        s.checkpoint(id, next_checkpoint(id, 20, 0..1)).await
+    ));
+    assert!(is_conflict(
+        s.checkpoint(id, resync_checkpoint(id, 20, 0..1)).await
+    ));
+}
+
+/// Rolls a session back as a Redis crash losing the last acknowledged writes would: the
+/// session's `seq` back to the given one and its timeline cut to the given length.
+pub type LoseWrites<'a> = &'a (dyn Fn(&SessionRecord, u64, usize) + Sync);
+
+/// A crash loses checkpoint 2 after it was acknowledged: the writer's seq 3 gets `Gap`, its
+/// resync restores the whole timeline with no segment missing or doubled.
+pub async fn checkpoint_gap_after_lost_write(s: &S, lose: LoseWrites<'_>) {
+    let u = new_user(s, "lost").await;
+    let sess = new_session(s, &u.id, 7).await;
+    let id = sess.id.as_str();
+    s.checkpoint(id, next_checkpoint(id, 1, 0..3))
+        .await
+        .unwrap();
+    s.checkpoint(id, next_checkpoint(id, 2, 3..6))
+        .await
+        .unwrap();
+    lose(&sess, 1, 3);
+    let rec = s.get_session(id).await.unwrap();
+    assert_eq!(rec.checkpoint_seq, 1, "the simulated loss took effect");
+    assert_eq!(s.get_timeline(id).await.unwrap().len(), 3);
+    assert_eq!(
+        s.checkpoint(id, next_checkpoint(id, 3, 6..8))
+            .await
+            .unwrap(),
+        CheckpointOutcome::Gap { stored_seq: 1 }
+    );
+    assert_eq!(
+        s.checkpoint(id, resync_checkpoint(id, 3, 0..8))
+            .await
+            .unwrap(),
+        CheckpointOutcome::Applied
+    );
+    s.checkpoint(id, next_checkpoint(id, 4, 8..9))
+        .await
+        .unwrap();
+    let tl = s.get_timeline(id).await.unwrap();
+    assert_eq!(tl, (0..9).map(seg).collect::<Vec<_>>());
+}
+
 pub enum Which {
     All,
     Live,
@@ -696,6 +835,7 @@ pub async fn run_all(s: &S, s2: &S) {
     calibration(s).await;
     session_lifecycle(s).await;
     timeline_cap(s).await;
+    checkpoint_gap(s).await;
     pagination(s).await;
     pagination_under_concurrent_inserts(s).await;
     tokens(s).await;
