@@ -546,16 +546,22 @@ async fn malformed_requests_bad_tokens_cookies_and_forms() {
             .unwrap_or(0)
             + 10,
     );
-    let r = app
+    let sent = app
         .http
         .post(app.url("/calibration/point"))
         .bearer_auth(&tok)
         .header("content-type", "application/json")
         .body(format!("{{\"calibration_id\": \"{big}\"}}"))
         .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        .await;
+    match sent {
+        Ok(r) => assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE),
+        // The server answers 413 as soon as it sees the declared length and may close the
+        // connection while this multi-megabyte body is still being written: the client then
+        // sees a broken pipe / reset instead of the response. Either way the body is refused
+        // (tests/abuse.rs checks the JSON 413 itself with bodies that fit the socket buffers).
+        Err(e) => assert!(closed_by_peer(&e), "oversized body: {e:?}"),
+    }
 
     // Bad tokens in every position.
     for auth in [
@@ -973,4 +979,19 @@ async fn crash_then_restart_resumes_the_session_from_its_checkpoint() {
     );
     app.stop().await;
     old.shutdown().await;
+}
+
+/// True when a request failed because the server closed the connection (broken pipe or reset).
+fn closed_by_peer(e: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            );
+        }
+        source = err.source();
+    }
+    false
 }
