@@ -81,7 +81,7 @@ fuzz:
 ## and restarted, redis frozen (SIGSTOP) 10 s, redis stopped 10 s and restarted, one node of
 ## a 3-node Redis Cluster restarted — all during live WS sessions; prints the figures (~70 s).
 faults:
-	$(CARGO) test -p gaze-server --test faults -- --nocapture --test-threads 1
+	$(CARGO) test -p gaze-server --test faults --test checkpoint_gap -- --nocapture --test-threads 1
 
 ## Soak (not part of `make test`): 6 WS sessions at 10 fps + REST traffic for SOAK_SECS
 ## against the release gaze-server binary and its own redis-server; prints sessions,
