@@ -326,8 +326,15 @@ pub struct Session {
 }
 
 impl Session {
-    /// A new session. Invalid config values are replaced by the defaults (validate first
-    /// with [`ActivityConfig::validate`] to get an error instead).
+    /// A new session, refusing an invalid `config` with the error of
+    /// [`ActivityConfig::validate`].
+    pub fn try_new(session_id: impl Into<String>, config: ActivityConfig) -> Result<Self> {
+        config.validate()?;
+        Ok(Self::new(session_id, config))
+    }
+
+    /// A new session. Invalid config values are replaced by the defaults (use
+    /// [`Session::try_new`] to get an error instead).
     pub fn new(session_id: impl Into<String>, config: ActivityConfig) -> Self {
         Session {
             session_id: session_id.into(),

@@ -108,8 +108,15 @@ pub struct ActivityClassifier {
 }
 
 impl ActivityClassifier {
-    /// A classifier with `config` (invalid values are replaced by defaults; call
-    /// [`ActivityConfig::validate`] first to get an error instead).
+    /// A classifier with `config`, refusing an invalid one
+    /// ([`GazeError::Config`](crate::GazeError::Config) naming the field and its range).
+    pub fn try_new(config: ActivityConfig) -> crate::error::Result<Self> {
+        config.validate()?;
+        Ok(Self::new(config))
+    }
+
+    /// A classifier with `config` (invalid values are replaced by defaults; use
+    /// [`ActivityClassifier::try_new`] to get an error instead).
     pub fn new(config: ActivityConfig) -> Self {
         let config = if config.validate().is_ok() {
             config
