@@ -775,16 +775,16 @@ fn reports_and_snapshots_without_the_new_fields_still_load() {
 
 #[test]
 fn try_new_refuses_an_invalid_config_with_the_field_named() {
-    let mut bad = gaze_core::activity::ActivityConfig::default();
-    bad.ivt_velocity_deg_s = f64::NAN;
-    let err = gaze_core::Session::try_new("s", bad.clone())
-        .err()
-        .expect("NaN threshold refused");
+    let bad = ActivityConfig {
+        ivt_velocity_deg_s: f64::NAN,
+        ..ActivityConfig::default()
+    };
+    let Err(err) = gaze_core::Session::try_new("s", bad.clone()) else {
+        panic!("a NaN threshold must be refused");
+    };
     assert!(err.to_string().contains("ivt_velocity_deg_s"), "{err}");
     assert!(gaze_core::activity::ActivityClassifier::try_new(bad.clone()).is_err());
     // The lenient constructor still works (defaults replace the bad values).
     let _ = gaze_core::Session::new("s", bad);
-    assert!(
-        gaze_core::Session::try_new("s", gaze_core::activity::ActivityConfig::default()).is_ok()
-    );
+    assert!(gaze_core::Session::try_new("s", ActivityConfig::default()).is_ok());
 }
