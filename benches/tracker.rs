@@ -68,23 +68,7 @@ fn bench(c: &mut Criterion) {
         })
     });
     let k = face.keypoints;
-    let (a, bb) = (k.right_eye, k.left_eye);
-    let iod = a.dist(bb);
-    let angle = (bb.y - a.y).atan2(bb.x - a.x);
-    let rois = [
-        EyeRoi {
-            center: a,
-            size: iod,
-            angle,
-            flip: false,
-        },
-        EyeRoi {
-            center: bb,
-            size: iod,
-            angle,
-            flip: true,
-        },
-    ];
+    let rois = EyeRoi::pair(k.right_eye, k.left_eye, 1.0);
     let mut iris = IrisModel::new(None).expect("iris");
     stages.bench_function("iris_both_eyes", |b| {
         b.iter(|| {

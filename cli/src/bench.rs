@@ -169,23 +169,7 @@ pub fn run(args: BenchArgs) -> CliResult<()> {
         let faces = timed(&mut detect, || detector.detect(mat, to_rgb))?;
         if let Some(face) = faces.first() {
             let k = face.keypoints;
-            let (a, b) = (k.right_eye, k.left_eye);
-            let size = a.dist(b);
-            let angle = (b.y - a.y).atan2(b.x - a.x);
-            let rois = [
-                EyeRoi {
-                    center: a,
-                    size,
-                    angle,
-                    flip: false,
-                },
-                EyeRoi {
-                    center: b,
-                    size,
-                    angle,
-                    flip: true,
-                },
-            ];
+            let rois = EyeRoi::pair(k.right_eye, k.left_eye, 1.0);
             let lms = timed(&mut eyes, || iris.run(mat, &rois, to_rgb))?;
             if let [r, l] = lms.as_slice() {
                 let (r, l) = (r.to_eye(), l.to_eye());

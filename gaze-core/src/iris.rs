@@ -37,6 +37,28 @@ pub struct EyeRoi {
 }
 
 impl EyeRoi {
+    /// Crops for both eyes of a face: centred on `a` (the eye on the image's left) and `b`,
+    /// each `scale` × their distance wide, rotated along the line between them; the eye on the
+    /// image's right is mirrored (the network was trained on the other eye).
+    pub fn pair(a: Point, b: Point, scale: f32) -> [EyeRoi; 2] {
+        let size = a.dist(b) * scale;
+        let angle = (b.y - a.y).atan2(b.x - a.x);
+        [
+            EyeRoi {
+                center: a,
+                size,
+                angle,
+                flip: false,
+            },
+            EyeRoi {
+                center: b,
+                size,
+                angle,
+                flip: true,
+            },
+        ]
+    }
+
     /// MediaPipe's convention: a square 2.3 times the corner distance, aligned with the corners.
     /// `a` is the corner on the image's left, `b` the one on the image's right.
     pub fn from_corners(a: Point, b: Point, flip: bool) -> Self {

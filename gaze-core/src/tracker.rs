@@ -260,27 +260,6 @@ fn wrap(frame: &Frame<'_>) -> Result<Mat> {
     Ok(mat)
 }
 
-/// Crops for both eyes: centred on `a` (image-left eye) and `b`, sized `k` × their distance,
-/// rotated along the line between them; the image-right eye is mirrored.
-fn eye_rois(a: Point, b: Point, k: f32) -> [EyeRoi; 2] {
-    let size = a.dist(b) * k;
-    let angle = (b.y - a.y).atan2(b.x - a.x);
-    [
-        EyeRoi {
-            center: a,
-            size,
-            angle,
-            flip: false,
-        },
-        EyeRoi {
-            center: b,
-            size,
-            angle,
-            flip: true,
-        },
-    ]
-}
-
 /// Checks that the model output looks like an eye in the crop it came from.
 fn plausible(lm: &EyeLandmarks, roi: &EyeRoi) -> bool {
     let eye = &lm.contour;
@@ -409,7 +388,7 @@ impl Tracker {
         if let (true, true, Some([l, r])) =
             (self.fresh_rois, self.config.refine_after_detect, &landmarks)
         {
-            let rois = eye_rois(l.iris[0], r.iris[0], self.config.detection_eye_crop);
+            let rois = EyeRoi::pair(l.iris[0], r.iris[0], self.config.detection_eye_crop);
             if let Some(s) = self.state.as_mut() {
                 s.rois = rois;
                 s.last = None;
@@ -475,7 +454,7 @@ impl Tracker {
             (s.rois[0].center.dist(a) < tol && s.rois[1].center.dist(b) < tol).then_some(s.rois)
         });
         self.fresh_rois = keep_rois.is_none();
-        let rois = keep_rois.unwrap_or_else(|| eye_rois(a, b, self.config.detection_eye_crop));
+        let rois = keep_rois.unwrap_or_else(|| EyeRoi::pair(a, b, self.config.detection_eye_crop));
         let anchor = match &self.state {
             Some(_) if keep_rois.is_some() => (rois[0].center, rois[1].center),
             _ => (a, b),
@@ -596,7 +575,7 @@ impl Tracker {
                 // crop scale feed back on itself and shrink.
                 let a = right_eye.center;
                 let b = left_eye.center;
-                let [ra, rb] = eye_rois(a, b, self.config.detection_eye_crop);
+                let [ra, rb] = EyeRoi::pair(a, b, self.config.detection_eye_crop);
                 let (size, angle) = (ra.size, ra.angle);
                 let hold = self.config.crop_hold * s.rois[0].size;
                 let steady = s.rois[0].center.dist(a) <= hold
