@@ -17,7 +17,7 @@
 //! (every client registers and logs in from one address).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -68,33 +68,15 @@ struct ClientStats {
     with_face: u64,
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+#[path = "shared/clip.rs"]
+mod clip;
+use clip::BoxError;
 
-fn extract_frames(clip: &PathBuf, fps: f64) -> Result<Vec<String>, BoxError> {
-    let dir = std::env::temp_dir().join(format!("gaze-loadtest-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let status = std::process::Command::new("ffmpeg")
-        .args(["-loglevel", "error", "-y", "-i"])
-        .arg(clip)
-        .args(["-vf", &format!("fps={fps}"), "-q:v", "5"])
-        .arg(dir.join("f%04d.jpg"))
-        .status()?;
-    if !status.success() {
-        return Err("ffmpeg failed".into());
-    }
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    paths.sort();
-    let mut out = Vec::with_capacity(paths.len());
-    for p in &paths {
-        out.push(base64::engine::general_purpose::STANDARD.encode(std::fs::read(p)?));
-    }
-    std::fs::remove_dir_all(&dir)?;
-    if out.is_empty() {
-        return Err("no frames extracted".into());
-    }
-    Ok(out)
+fn extract_frames(clip: &Path, fps: f64) -> Result<Vec<String>, BoxError> {
+    Ok(clip::jpeg_frames(clip, fps, "loadtest")?
+        .iter()
+        .map(|jpeg| base64::engine::general_purpose::STANDARD.encode(jpeg))
+        .collect())
 }
 
 async fn post(

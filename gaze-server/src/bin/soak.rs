@@ -70,7 +70,9 @@ struct Args {
     clip: PathBuf,
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+#[path = "shared/clip.rs"]
+mod clip;
+use clip::BoxError;
 
 /// Counters shared by every client task.
 #[derive(Debug, Default)]
@@ -171,33 +173,6 @@ fn dechunk(mut s: &str) -> String {
         s = rest[n..].trim_start_matches("\r\n");
     }
     out
-}
-
-fn extract_frames(clip: &PathBuf, fps: f64) -> Result<Vec<Vec<u8>>, BoxError> {
-    let dir = std::env::temp_dir().join(format!("gaze-soak-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let status = Command::new("ffmpeg")
-        .args(["-loglevel", "error", "-y", "-i"])
-        .arg(clip)
-        .args(["-vf", &format!("fps={fps}"), "-q:v", "5"])
-        .arg(dir.join("f%04d.jpg"))
-        .status()?;
-    if !status.success() {
-        return Err("ffmpeg failed".into());
-    }
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    paths.sort();
-    let out = paths
-        .iter()
-        .map(std::fs::read)
-        .collect::<Result<Vec<_>, _>>()?;
-    std::fs::remove_dir_all(&dir)?;
-    if out.is_empty() {
-        return Err("no frames extracted".into());
-    }
-    Ok(out)
 }
 
 /// Resident memory of `pid` (MiB) from `/proc/<pid>/status`.
@@ -495,7 +470,7 @@ async fn wait_health(host: &str) -> Result<(), BoxError> {
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let args = Args::parse();
-    let frames = Arc::new(extract_frames(&args.clip, args.fps)?);
+    let frames = Arc::new(clip::jpeg_frames(&args.clip, args.fps, "soak")?);
     let mut _redis = None;
     let mut _server = None;
     let (host, pid) = match &args.url {
