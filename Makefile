@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VIDEO ?= testdata/webcam/webcam_cap12_t18-28s_640x480_25fps.mp4
 
-.PHONY: run test deps deps-test lint test-rust test-web test-schemathesis loadtest test-python test-c bench-python fuzz install-cli bench-cli faults soak
+.PHONY: run test deps deps-test lint test-rust test-web test-schemathesis loadtest test-python test-c bench-python fuzz install-cli bench-cli faults soak eval-activity train-activity
 
 ## Installs what is needed, then runs the main job: gaze-server with its own local
 ## redis-server (AOF, data in ./data/redis) and the web UI at http://127.0.0.1:8000.
@@ -91,3 +91,27 @@ SOAK_ARGS ?=
 soak:
 	$(CARGO) build --release -p gaze-server --bins
 	target/release/gaze-soak --secs $(SOAK_SECS) $(SOAK_ARGS)
+
+## Activity model evaluation protocol (not part of `make test`; needs the shared data folder):
+## features from the Rust code → leave-one-dataset-out / leave-one-subject-out fold models
+## (gaze-core/training/train_activity.py, LightGBM in .venv-train) → time-level scores at the
+## native rate and degraded to webcam conditions, next to the earlier model (baseline).
+## make eval-activity DATA=/work/shared/testdata/activity   (≈ 30 min on 2 cores)
+DATA ?= /work/shared/testdata/activity
+EVAL_OUT ?= target/eval-activity
+TRAIN_PY ?= .venv-train/bin/python
+$(TRAIN_PY):
+	python3 -m venv .venv-train
+	.venv-train/bin/pip install -q -r gaze-core/training/requirements.txt
+eval-activity: $(TRAIN_PY)
+	mkdir -p $(EVAL_OUT)
+	$(CARGO) run --release -p gaze-examples --bin activity_protocol -- dump $(DATA) $(EVAL_OUT)/rows.csv --augment 2
+	$(TRAIN_PY) gaze-core/training/train_activity.py $(EVAL_OUT)/rows.csv --folds $(EVAL_OUT)/models
+	$(CARGO) run --release -p gaze-examples --bin activity_protocol -- eval $(DATA) --models $(EVAL_OUT)/models --json $(EVAL_OUT)/summary.json | tee $(EVAL_OUT)/report.txt
+
+## Retrains the shipped activity model (gaze-core/src/activity/activity_trees.json) on all of
+## the data folder's reading / browsing / watching recordings (same rows as eval-activity).
+train-activity: $(TRAIN_PY)
+	mkdir -p $(EVAL_OUT)
+	[ -s $(EVAL_OUT)/rows.csv ] || $(CARGO) run --release -p gaze-examples --bin activity_protocol -- dump $(DATA) $(EVAL_OUT)/rows.csv --augment 2
+	$(TRAIN_PY) gaze-core/training/train_activity.py $(EVAL_OUT)/rows.csv --full gaze-core/src/activity/activity_trees.json

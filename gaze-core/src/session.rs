@@ -239,6 +239,11 @@ pub struct SessionReport {
     pub other_time: f64,
     /// Seconds without samples (gaps beyond the threshold).
     pub no_data_time: f64,
+    /// Part of `other_time` during which no activity was confident (the activity model had
+    /// enough data but no class reached [`ActivityConfig::min_score`]). Absent (0) in reports
+    /// from before this field existed.
+    #[serde(default)]
+    pub uncertain_time: f64,
     /// Blinks counted.
     pub blink_count: u32,
     /// Blinks per minute of face-present time.
@@ -535,6 +540,7 @@ impl Session {
             duration: (ended_at - started_at) / 1000.0,
             other_time: totals.other_time,
             no_data_time: totals.no_data_time,
+            uncertain_time: totals.uncertain_time,
             blink_count,
             blink_rate_per_min: if face_min > 0.0 {
                 f64::from(blink_count) / face_min

@@ -7,7 +7,7 @@ import gaze
 
 REPORT_KEYS = {
     "session_id", "focus_time", "distraction_time", "session_report", "started_at", "ended_at",
-    "duration", "other_time", "no_data_time", "blink_count", "blink_rate_per_min",
+    "duration", "other_time", "no_data_time", "uncertain_time", "blink_count", "blink_rate_per_min",
     "fixation_count", "mean_fixation_ms", "timeline", "blink_onsets_ms",
 }
 # Present once the session has a gaze point (omitted otherwise).

@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use crate::session::{Activity, Attention, TimelineSegment};
 
 /// Running totals in seconds. `duration = focus + distraction + no_data` and
-/// `focus = reading + browsing + watching + other` (up to floating-point rounding).
+/// `focus = reading + browsing + watching + other` (up to floating-point rounding);
+/// `uncertain_time` is the part of `other_time` during which an activity model had enough
+/// data but no class was confident.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct ActivityTotals {
     /// Seconds reading.
@@ -20,6 +22,10 @@ pub struct ActivityTotals {
     pub distraction_time: f64,
     /// Seconds without usable data.
     pub no_data_time: f64,
+    /// Focused seconds labelled `other` because no activity was confident (a part of
+    /// `other_time`; absent in totals from before this field existed).
+    #[serde(default)]
+    pub uncertain_time: f64,
 }
 
 impl ActivityTotals {

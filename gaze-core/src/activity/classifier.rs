@@ -104,6 +104,13 @@ pub struct ActivityClassifier {
     /// Onset of the last blink counted in `blink_count` (absent in older checkpoints).
     #[serde(default)]
     last_blink_start_ms: Option<f64>,
+    /// Bins closed since the features were last recomputed (absent in older checkpoints).
+    #[serde(default)]
+    bins_since_score: u32,
+    /// The current focused label is `Other` because no class is confident (absent in older
+    /// checkpoints).
+    #[serde(default)]
+    uncertain: bool,
     rejected: u64,
 }
 
@@ -155,6 +162,8 @@ impl ActivityClassifier {
             fixation_total_ms: 0.0,
             blink_count: 0,
             last_blink_start_ms: None,
+            bins_since_score: 0,
+            uncertain: false,
             rejected: 0,
         }
     }
@@ -293,7 +302,12 @@ impl ActivityClassifier {
                 self.run = None;
             } else {
                 match self.held {
-                    Held::Decided(a, b) => self.accountant.book(prev, t, a, b),
+                    Held::Decided(a, b) => {
+                        if b == Attention::Focused && self.uncertain {
+                            self.accountant.totals.uncertain_time += (t - prev) / 1000.0;
+                        }
+                        self.accountant.book(prev, t, a, b)
+                    }
                     Held::Pending => {
                         let fb = self.accountant.pending.map(|p| p.fallback);
                         self.accountant.book_pending(
@@ -463,15 +477,26 @@ impl ActivityClassifier {
         while self.fixes.front().is_some_and(|f| f.end_ms <= window_start) {
             self.fixes.pop_front();
         }
-        let f = compute_features(&self.bins, &self.fixes, &self.config, window_start);
+        // Recompute every `score_every_ms` (whole bins), and at every bin until the first
+        // label so that it comes as soon as there is enough evidence.
+        let every = ((self.config.score_every_ms / bin_ms).round() as u32).max(1);
+        self.bins_since_score += 1;
+        if self.labelled_once && self.bins_since_score < every {
+            return;
+        }
+        let step_ms = f64::from(self.bins_since_score) * bin_ms;
+        self.bins_since_score = 0;
+        let mut f = compute_features(&self.bins, &self.fixes, &self.config, window_start);
+        let lab = self.detector.mode() == Some(super::events::DetectorMode::Velocity);
+        f.lab = if lab { 1.0 } else { 0.0 };
+        f.reading_score = self.config.reading.score(&f);
         self.last_features = f;
         if f.valid_ms < self.config.min_evidence_ms {
             return;
         }
-        let lab = self.detector.mode() == Some(super::events::DetectorMode::Velocity);
         let raw = scores(&f, &self.config, lab);
         let alpha = if self.labelled_once && self.config.score_tau_ms > 0.0 {
-            1.0 - (-bin_ms / self.config.score_tau_ms).exp()
+            1.0 - (-step_ms / self.config.score_tau_ms).exp()
         } else {
             1.0
         };
@@ -508,6 +533,7 @@ impl ActivityClassifier {
                 self.activity = candidate;
             }
         }
+        self.uncertain = self.activity == Activity::Other;
         if let Held::Decided(_, Attention::Focused) = self.held {
             self.held = Held::Decided(self.activity, Attention::Focused);
         }

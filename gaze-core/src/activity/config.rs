@@ -6,6 +6,7 @@ use super::events::{EventDetector, EyeEvent, EyeMovement};
 use super::features::{LinearModel, ReadingRule};
 use super::geometry::ScreenGeometry;
 use super::sample::GazeSample;
+use super::trees::{BoostedTrees, N_CLASSES};
 use crate::error::{GazeError, Result};
 
 /// Which fixation detector to run.
@@ -19,6 +20,21 @@ pub enum DetectorChoice {
     Dispersion,
     /// Always I-VT.
     Velocity,
+}
+
+/// Which scorer turns the window features into class probabilities.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityModel {
+    /// The shipped gradient-boosted trees ([`BoostedTrees::builtin`]) over the extended
+    /// features, with calibrated probabilities.
+    #[default]
+    Builtin,
+    /// The earlier multinomial logistic models ([`ActivityConfig::model_webcam`] /
+    /// [`ActivityConfig::model_lab`]) plus the hand-set [`ReadingRule`].
+    Linear,
+    /// A custom boosted-tree model in the same format (e.g. a cross-validation fold).
+    Trees(Box<BoostedTrees>),
 }
 
 /// Every threshold of the activity model. Serialisable (JSON) so it can be stored with the
@@ -64,6 +80,16 @@ pub struct ActivityConfig {
     pub model_webcam: LinearModel,
     /// Activity scorer at lab rates (I-VT).
     pub model_lab: LinearModel,
+    /// Which scorer runs (default: the shipped boosted trees). Configs stored before this
+    /// field existed load with the default.
+    pub model: ActivityModel,
+    /// Per-class offsets (reading, browsing, watching) added to the boosted-tree model's
+    /// calibrated log-odds: the per-user adaptation learned from a user's own labels
+    /// ([`ActivityConfig::adapt_to_labels`]). Zeros for none.
+    pub class_bias: [f64; N_CLASSES],
+    /// Features and class scores are recomputed every this many milliseconds (rounded to
+    /// whole bins, at least one).
+    pub score_every_ms: f64,
 
     /// Reading: smallest forward step that counts as a reading saccade (deg).
     pub read_forward_min_deg: f64,
@@ -107,6 +133,9 @@ impl Default for ActivityConfig {
             reading: ReadingRule::default(),
             model_webcam: default_webcam_model(),
             model_lab: default_lab_model(),
+            model: ActivityModel::Builtin,
+            class_bias: [0.0; N_CLASSES],
+            score_every_ms: 300.0,
             read_forward_min_deg: 0.3,
             read_forward_max_deg: 6.0,
             read_line_tolerance_deg: 1.5,
@@ -130,6 +159,19 @@ fn check(name: &str, v: f64, lo: f64, hi: f64) -> Result<()> {
 }
 
 impl ActivityConfig {
+    /// The configuration of the earlier releases: the linear models with the hand-set
+    /// reading rule, scored every bin with the earlier smoothing (a baseline for
+    /// evaluations).
+    pub fn legacy() -> Self {
+        ActivityConfig {
+            model: ActivityModel::Linear,
+            score_every_ms: 100.0,
+            score_tau_ms: 800.0,
+            min_score: 0.4,
+            ..ActivityConfig::default()
+        }
+    }
+
     /// Default thresholds for a given screen.
     pub fn with_geometry(geometry: ScreenGeometry) -> Self {
         ActivityConfig {
@@ -178,6 +220,13 @@ impl ActivityConfig {
         check("away_min_ms", self.away_min_ms, 0.0, 600_000.0)?;
         check("max_gap_ms", self.max_gap_ms, 1.0, 600_000.0)?;
         check("off_screen_margin", self.off_screen_margin, 0.0, 100.0)?;
+        check("score_every_ms", self.score_every_ms, 0.0, self.window_ms)?;
+        for (i, b) in self.class_bias.iter().enumerate() {
+            check(&format!("class_bias[{i}]"), *b, -20.0, 20.0)?;
+        }
+        if let ActivityModel::Trees(m) = &self.model {
+            m.validate()?;
+        }
         Ok(())
     }
 

@@ -4,7 +4,8 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use super::config::ActivityConfig;
+use super::config::{ActivityConfig, ActivityModel};
+use super::trees::BoostedTrees;
 
 /// One coarse time bin: mean gaze position (degrees) of the valid samples in it.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
@@ -26,7 +27,10 @@ pub(crate) struct FixRec {
 }
 
 /// Scan-path features of the current window (degrees, milliseconds).
+///
+/// Fields added after the first release default to 0 when an older checkpoint is restored.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct WindowFeatures {
     /// Valid data in the window (ms).
     pub valid_ms: f64,
@@ -77,6 +81,55 @@ pub struct WindowFeatures {
     pub coverage: f64,
     /// Share of fixation time spent in fixations longer than 600 ms (dwelling).
     pub long_fix_frac: f64,
+    /// Standard deviation of the bins' x (deg).
+    pub sd_x: f64,
+    /// Standard deviation of the bins' y (deg).
+    pub sd_y: f64,
+    /// Least-squares slope of the bins' x over time (deg/s).
+    pub x_slope: f64,
+    /// Least-squares slope of the bins' y over time (deg/s, + down): slow drift down a page,
+    /// or up while the text scrolls.
+    pub y_slope: f64,
+    /// Amplitude-weighted share of bin steps longer than 1 deg going right.
+    pub dir_right: f64,
+    /// Amplitude-weighted share of bin steps longer than 1 deg going left.
+    pub dir_left: f64,
+    /// Amplitude-weighted share of bin steps longer than 1 deg going up.
+    pub dir_up: f64,
+    /// Amplitude-weighted share of bin steps longer than 1 deg going down.
+    pub dir_down: f64,
+    /// Share of bin steps of 0.5–2 deg.
+    pub step_small: f64,
+    /// Share of bin steps of 2–5 deg.
+    pub step_mid: f64,
+    /// Share of bin steps of 5–10 deg.
+    pub step_large: f64,
+    /// Share of bin steps longer than 10 deg.
+    pub step_huge: f64,
+    /// Share of bin steps that continue a slow vertical drift (0.1–1.5 deg per bin, mostly
+    /// vertical, same direction as the previous step): following scrolling content.
+    pub vdrift_frac: f64,
+    /// Median fixation duration (ms).
+    pub fix_med_ms: f64,
+    /// 90th percentile of the fixation durations (ms).
+    pub fix_p90_ms: f64,
+    /// Share of fixations shorter than 150 ms.
+    pub short_fix_frac: f64,
+    /// Median fixation-to-fixation amplitude (deg).
+    pub amp_med: f64,
+    /// 90th percentile of the fixation-to-fixation amplitudes (deg).
+    pub amp_p90: f64,
+    /// Share of the window's bins without valid data (dropouts, blinks, gaps).
+    pub invalid_frac: f64,
+    /// Short (≤ 1 s) runs of invalid or missing bins per second of window: blinks and
+    /// tracker dropouts.
+    pub gap_rate: f64,
+    /// Distinct 5°×5° cells visited per bin.
+    pub coverage5: f64,
+    /// The hand-set [`ReadingRule`] score of the window (0..1).
+    pub reading_score: f64,
+    /// 1 when the velocity (lab-rate) detector runs, 0 at webcam rates.
+    pub lab: f64,
 }
 
 pub(crate) fn compute_features(
@@ -100,11 +153,45 @@ pub(crate) fn compute_features(
     if nvalid > 0.0 {
         mx /= nvalid;
         my /= nvalid;
-        let mut ss = 0.0;
+        let (mut ssx, mut ssy) = (0.0, 0.0);
+        // Least-squares slopes of x and y over the bin index (relative to the first bin).
+        let i0 = bins.front().map_or(0, |b| b.index);
+        let (mut st, mut stt, mut sxt, mut syt) = (0.0, 0.0, 0.0, 0.0);
         for b in bins.iter().filter(|b| b.valid) {
-            ss += (b.x - mx).powi(2) + (b.y - my).powi(2);
+            ssx += (b.x - mx).powi(2);
+            ssy += (b.y - my).powi(2);
+            let t = (b.index - i0) as f64;
+            st += t;
+            stt += t * t;
+            sxt += (b.x - mx) * t;
+            syt += (b.y - my) * t;
         }
-        f.spread = (ss / nvalid).sqrt();
+        f.spread = ((ssx + ssy) / nvalid).sqrt();
+        f.sd_x = (ssx / nvalid).sqrt();
+        f.sd_y = (ssy / nvalid).sqrt();
+        let den = stt - st * st / nvalid;
+        if nvalid >= 3.0 && den > 1e-9 {
+            let per_s = 1000.0 / bin_ms;
+            f.x_slope = sxt / den * per_s;
+            f.y_slope = syt / den * per_s;
+        }
+    }
+    if let (Some(first), Some(last)) = (bins.front(), bins.back()) {
+        let span = (last.index - first.index + 1).max(1) as f64;
+        f.invalid_frac = (1.0 - nvalid / span).clamp(0.0, 1.0);
+        // Short runs of invalid or missing bins between valid ones.
+        let mut prev_valid: Option<i64> = None;
+        let mut gaps = 0.0;
+        for b in bins.iter().filter(|b| b.valid) {
+            if let Some(pv) = prev_valid {
+                let missing = b.index - pv - 1;
+                if missing >= 1 && (missing as f64) * bin_ms <= 1000.0 {
+                    gaps += 1.0;
+                }
+            }
+            prev_valid = Some(b.index);
+        }
+        f.gap_rate = gaps / (span * bin_ms / 1000.0);
     }
     let mut speeds: [f64; 128] = [0.0; 128];
     let mut ns = 0usize;
@@ -126,6 +213,11 @@ pub(crate) fn compute_features(
     // Distinct cells via a small open-addressing set (at most 512 bins are counted).
     let mut table = [i64::MIN; 1024];
     let (mut ncells, mut distinct) = (0usize, 0usize);
+    let mut table5 = [i64::MIN; 512];
+    let mut distinct5 = 0usize;
+    let (mut dir_r, mut dir_l, mut dir_u, mut dir_d) = (0.0, 0.0, 0.0, 0.0);
+    let (mut st_small, mut st_mid, mut st_large, mut st_huge) = (0.0, 0.0, 0.0, 0.0);
+    let mut vdrift = 0.0;
     let mut end_sweep =
         |run_left: &mut f64, run_left_dy: &mut f64, seg: &mut Option<(f64, f64)>, x_now: f64| {
             if *run_left > cfg.return_sweep_min_deg && run_left_dy.abs() <= 0.5 * *run_left {
@@ -163,6 +255,20 @@ pub(crate) fn compute_features(
                 slot = (slot + 1) & 1023;
             }
             ncells += 1;
+            let key5 = (b.x / 5.0).floor().clamp(-1e6, 1e6) as i64 * 4_000_000
+                + (b.y / 5.0).floor().clamp(-1e6, 1e6) as i64;
+            let mut slot = ((key5 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 55) as usize;
+            loop {
+                if table5[slot] == key5 {
+                    break;
+                }
+                if table5[slot] == i64::MIN {
+                    table5[slot] = key5;
+                    distinct5 += 1;
+                    break;
+                }
+                slot = (slot + 1) & 511;
+            }
         }
         match &mut seg {
             Some((_, xmax)) => *xmax = xmax.max(b.x),
@@ -176,7 +282,32 @@ pub(crate) fn compute_features(
             let dy = b.y - p.y;
             let d = (dx * dx + dy * dy).sqrt();
             let v = d / dt;
+            if d >= 10.0 {
+                st_huge += 1.0;
+            } else if d >= 5.0 {
+                st_large += 1.0;
+            } else if d >= 2.0 {
+                st_mid += 1.0;
+            } else if d >= 0.5 {
+                st_small += 1.0;
+            }
+            if d > 1.0 {
+                if dx.abs() >= dy.abs() {
+                    if dx > 0.0 {
+                        dir_r += d;
+                    } else {
+                        dir_l += d;
+                    }
+                } else if dy < 0.0 {
+                    dir_u += d;
+                } else {
+                    dir_d += d;
+                }
+            }
             if let Some((px, py)) = prev_step {
+                if (0.1..=1.5).contains(&dy.abs()) && dy.abs() > dx.abs() && dy * py > 0.0 {
+                    vdrift += 1.0;
+                }
                 let pd = (px * px + py * py).sqrt();
                 let cos = if pd > 0.0 && d > 0.0 {
                     (px * dx + py * dy) / (pd * d)
@@ -244,8 +375,21 @@ pub(crate) fn compute_features(
     }
     if ncells > 0 {
         f.coverage = distinct as f64 / ncells as f64;
+        f.coverage5 = distinct5 as f64 / ncells as f64;
+    }
+    let dir_sum = dir_r + dir_l + dir_u + dir_d;
+    if dir_sum > 0.0 {
+        f.dir_right = dir_r / dir_sum;
+        f.dir_left = dir_l / dir_sum;
+        f.dir_up = dir_u / dir_sum;
+        f.dir_down = dir_d / dir_sum;
     }
     if nsteps > 0.0 {
+        f.step_small = st_small / nsteps;
+        f.step_mid = st_mid / nsteps;
+        f.step_large = st_large / nsteps;
+        f.step_huge = st_huge / nsteps;
+        f.vdrift_frac = vdrift / nsteps;
         f.coherent_frac = coherent / nsteps;
         f.still_frac = still / nsteps;
         f.jump_frac = jumps / nsteps;
@@ -266,12 +410,27 @@ pub(crate) fn compute_features(
     let mut pursuit_ms = 0.0;
     let mut prevf: Option<&FixRec> = None;
     let (mut fwd, mut sweep, mut regress, mut unrelated, mut amp) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let mut durs = [0.0f64; 256];
+    let mut nd = 0usize;
+    let mut amps = [0.0f64; 256];
+    let mut na = 0usize;
+    let mut short = 0.0;
     for fx in fixes.iter() {
         let d = fx.end_ms - fx.start_ms.max(window_start);
         if d <= 0.0 {
             continue;
         }
         f.n_fix += 1.0;
+        if !fx.pursuit {
+            let full = fx.end_ms - fx.start_ms;
+            if nd < durs.len() {
+                durs[nd] = full;
+                nd += 1;
+            }
+            if full < 150.0 {
+                short += 1.0;
+            }
+        }
         fix_ms += d;
         if fx.end_ms - fx.start_ms > 600.0 {
             long_ms += d;
@@ -285,7 +444,12 @@ pub(crate) fn compute_features(
             let dx = fx.x - p.x;
             let dy = fx.y - p.y;
             f.n_trans += 1.0;
-            amp += (dx * dx + dy * dy).sqrt();
+            let a = (dx * dx + dy * dy).sqrt();
+            amp += a;
+            if na < amps.len() {
+                amps[na] = a;
+                na += 1;
+            }
             if dx >= cfg.read_forward_min_deg
                 && dx <= cfg.read_forward_max_deg
                 && dy.abs() <= cfg.read_line_tolerance_deg.max(0.3 * dx)
@@ -307,6 +471,15 @@ pub(crate) fn compute_features(
     if fix_ms > 0.0 {
         f.long_fix_frac = long_ms / fix_ms;
     }
+    if nd > 0 {
+        f.fix_med_ms = quantile(&mut durs[..nd], 0.5);
+        f.fix_p90_ms = quantile(&mut durs[..nd], 0.9);
+        f.short_fix_frac = short / nd as f64;
+    }
+    if na > 0 {
+        f.amp_med = quantile(&mut amps[..na], 0.5);
+        f.amp_p90 = quantile(&mut amps[..na], 0.9);
+    }
     if f.n_fix > 0.0 {
         f.mean_fix_ms = fix_ms / f.n_fix;
     }
@@ -321,6 +494,16 @@ pub(crate) fn compute_features(
         f.mean_amp = amp / f.n_trans;
     }
     f
+}
+
+/// Nearest-rank quantile of an unsorted slice (reorders it); 0 when empty.
+fn quantile(v: &mut [f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let k = ((v.len() - 1) as f64 * q).round() as usize;
+    let (_, m, _) = v.select_nth_unstable_by(k.min(v.len() - 1), f64::total_cmp);
+    *m
 }
 
 /// Number of entries in [`WindowFeatures::vector`].
@@ -379,6 +562,97 @@ impl WindowFeatures {
             self.long_fix_frac,
         ];
         v.map(|x| if x.is_finite() { x } else { 0.0 })
+    }
+}
+
+/// Number of entries in [`WindowFeatures::extended`].
+pub const N_EXT_FEATURES: usize = N_FEATURES + 23;
+
+/// Names of the entries of [`WindowFeatures::extended`] (the inputs of the boosted-tree
+/// model): the 21 of [`FEATURE_NAMES`] followed by the richer scan-path features.
+pub const EXT_FEATURE_NAMES: [&str; N_EXT_FEATURES] = [
+    "fwd_frac",
+    "sweep_frac",
+    "regress_frac",
+    "unrelated_frac",
+    "ln_amp",
+    "ln_fix_ms",
+    "pursuit_frac",
+    "h_frac",
+    "right_frac",
+    "left_jump_frac",
+    "ln_spread",
+    "ln_speed_med",
+    "still_frac",
+    "jump_frac",
+    "sweep_rate",
+    "line_cycles",
+    "progression",
+    "fix_rate",
+    "coherent_frac",
+    "coverage",
+    "long_fix_frac",
+    "ln_sd_x",
+    "ln_sd_y",
+    "x_slope",
+    "y_slope",
+    "dir_right",
+    "dir_left",
+    "dir_up",
+    "dir_down",
+    "step_small",
+    "step_mid",
+    "step_large",
+    "step_huge",
+    "vdrift_frac",
+    "ln_fix_med",
+    "ln_fix_p90",
+    "short_fix_frac",
+    "ln_amp_med",
+    "ln_amp_p90",
+    "invalid_frac",
+    "gap_rate",
+    "coverage5",
+    "reading_score",
+    "lab",
+];
+
+impl WindowFeatures {
+    /// The richer feature vector the boosted-tree model scores (see [`EXT_FEATURE_NAMES`]);
+    /// non-finite entries become 0.
+    pub fn extended(&self) -> [f64; N_EXT_FEATURES] {
+        let base = self.vector();
+        let ext = [
+            (1.0 + self.sd_x).ln(),
+            (1.0 + self.sd_y).ln(),
+            self.x_slope,
+            self.y_slope,
+            self.dir_right,
+            self.dir_left,
+            self.dir_up,
+            self.dir_down,
+            self.step_small,
+            self.step_mid,
+            self.step_large,
+            self.step_huge,
+            self.vdrift_frac,
+            (self.fix_med_ms.max(20.0) / 200.0).ln(),
+            (self.fix_p90_ms.max(20.0) / 200.0).ln(),
+            self.short_fix_frac,
+            (1.0 + self.amp_med).ln(),
+            (1.0 + self.amp_p90).ln(),
+            self.invalid_frac,
+            self.gap_rate,
+            self.coverage5,
+            self.reading_score,
+            self.lab,
+        ];
+        let mut out = [0.0; N_EXT_FEATURES];
+        out[..N_FEATURES].copy_from_slice(&base);
+        for (o, v) in out[N_FEATURES..].iter_mut().zip(ext) {
+            *o = if v.is_finite() { v } else { 0.0 };
+        }
+        out
     }
 }
 
@@ -502,10 +776,20 @@ impl ReadingRule {
     }
 }
 
-/// Raw scores (0..1) for reading, browsing, watching. The rate-specific linear model gives
+/// Class probabilities for reading, browsing, watching. With a boosted-tree model
+/// ([`ActivityModel::Builtin`] or [`ActivityModel::Trees`]) they are its calibrated
+/// probabilities over [`WindowFeatures::extended`]. With [`ActivityModel::Linear`], the rate-specific linear model gives
 /// all three; the hand-set reading rule can only raise P(reading) (it catches clean reading
 /// the fitted model has seen too little of), the rest is split as the model says.
 pub(crate) fn scores(f: &WindowFeatures, cfg: &ActivityConfig, lab: bool) -> [f64; 3] {
+    let trees = match &cfg.model {
+        ActivityModel::Builtin => BoostedTrees::builtin(),
+        ActivityModel::Trees(m) => Some(&**m),
+        ActivityModel::Linear => None,
+    };
+    if let Some(m) = trees {
+        return m.probabilities(&f.extended(), &cfg.class_bias);
+    }
     let model = if lab {
         &cfg.model_lab
     } else {

@@ -51,26 +51,35 @@
 //! Everything is deterministic and allocation-free per sample in the steady state.
 
 mod accounting;
+mod adapt;
 mod classifier;
 mod config;
 mod events;
 mod features;
 mod geometry;
 mod sample;
+mod trees;
 
 pub use accounting::ActivityTotals;
+pub use adapt::{LabelledSpan, MAX_CLASS_BIAS};
 pub use classifier::{
     ActivityClassifier, ActivityState, MAX_ABS_TIME_MS, SampleLabel, classify_trace,
     classify_trace_labels,
 };
-pub use config::{ActivityConfig, DetectorChoice, default_lab_model, default_webcam_model};
+pub use config::{
+    ActivityConfig, ActivityModel, DetectorChoice, default_lab_model, default_webcam_model,
+};
 pub use events::{
     DetectorMode, EventDetector, EyeEvent, EyeMovement, RATE_PROBE_SAMPLES, detect_events,
     label_samples,
 };
-pub use features::{FEATURE_NAMES, LinearModel, N_FEATURES, ReadingRule, WindowFeatures};
+pub use features::{
+    EXT_FEATURE_NAMES, FEATURE_NAMES, LinearModel, N_EXT_FEATURES, N_FEATURES, ReadingRule,
+    WindowFeatures,
+};
 pub use geometry::{
     LAPTOP_DISTANCE_MM, LAPTOP_HEIGHT_MM, LAPTOP_HEIGHT_PX, LAPTOP_WIDTH_MM, LAPTOP_WIDTH_PX,
     ScreenGeometry,
 };
 pub use sample::GazeSample;
+pub use trees::{BoostedTrees, CheckRow, N_CLASSES, TREES_FORMAT, Tree};
