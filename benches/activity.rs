@@ -1,5 +1,6 @@
 //! criterion bench: samples per second through the streaming activity classifier and the
-//! session accountant, at a webcam rate (30 Hz, I-DT) and a lab rate (500 Hz, I-VT).
+//! session accountant, at a webcam rate (30 Hz, I-DT) and a lab rate (500 Hz, I-VT), for the
+//! shipped boosted-tree model and the earlier linear one (`_legacy`).
 //! `cargo bench -p gaze-benches --bench activity`.
 
 use std::hint::black_box;
@@ -44,11 +45,23 @@ fn bench(c: &mut Criterion) {
     const N: usize = 200_000;
     let mut group = c.benchmark_group("activity_stream");
     group.throughput(Throughput::Elements(N as u64));
-    for (name, hz) in [("classifier_30hz", 30.0), ("classifier_500hz", 500.0)] {
+    // The shipped boosted-tree model next to the earlier linear model (`legacy`, scored
+    // every bin), the peer measured in the same run.
+    for (name, hz, legacy) in [
+        ("classifier_30hz", 30.0, false),
+        ("classifier_30hz_legacy", 30.0, true),
+        ("classifier_500hz", 500.0, false),
+        ("classifier_500hz_legacy", 500.0, true),
+    ] {
         let samples = trace(N, hz);
+        let config = if legacy {
+            ActivityConfig::legacy()
+        } else {
+            ActivityConfig::default()
+        };
         group.bench_function(name, |b| {
             b.iter(|| {
-                let mut c = ActivityClassifier::new(ActivityConfig::default());
+                let mut c = ActivityClassifier::new(config.clone());
                 for s in &samples {
                     black_box(c.push(*s));
                 }

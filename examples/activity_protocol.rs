@@ -5,7 +5,7 @@
 //! # 1. per-second feature rows (native rate + N webcam-degraded copies) for the training script
 //! activity_protocol dump <activity data folder> <rows.csv> [--augment N]
 //! # 2. score fold models written by gaze-core/training/train_activity.py (and the baseline)
-//! activity_protocol eval <activity data folder> --models <dir> [--json <summary.json>]
+//! activity_protocol eval <activity data folder> --models <dir> [--json <summary.json>] [--schemes main,loso]
 //! ```
 //! (`make eval-activity DATA=…` runs both with the training script in between.)
 //!
@@ -82,11 +82,13 @@ fn main() {
             let Some(models) = arg_value(&args, "--models") else {
                 usage()
             };
+            let schemes = arg_value(&args, "--schemes").unwrap_or_else(|| "main,loso".into());
             eval(
                 &dir,
                 &entries,
                 Path::new(&models),
                 arg_value(&args, "--json").as_deref(),
+                (schemes.contains("main"), schemes.contains("loso")),
             )
         }
         _ => usage(),
@@ -371,6 +373,7 @@ fn eval(
     entries: &[Entry],
     models: &Path,
     json_out: Option<&str>,
+    (main_schemes, loso_schemes): (bool, bool),
 ) -> Result<(), String> {
     // scheme → condition → dataset → confusion
     type Table = BTreeMap<String, BTreeMap<String, BTreeMap<String, Confusion>>>;
@@ -396,16 +399,23 @@ fn eval(
         cache.insert(name, m.clone());
         Ok(m)
     };
-    // Subjects with an adaptation snippet: srivastava subjects' recordings in time order,
-    // 30 s of each class from the first seconds of their recordings (2 min in all).
     for (i, e) in entries.iter().enumerate() {
+        if !main_schemes && !(loso_schemes && e.dataset == "srivastava_desktop") {
+            continue;
+        }
         let tr = match read_trace(dir, e) {
             Ok(t) if t.t.len() >= 2 => t,
             _ => continue,
         };
         let lodo = get_model(format!("lodo__{}", file_key(&e.dataset)))?;
-        let loso = if e.dataset == "srivastava_desktop" {
-            Some(get_model(format!("loso__{}", file_key(&e.subject)))?)
+        let loso = if loso_schemes && e.dataset == "srivastava_desktop" {
+            match get_model(format!("loso__{}", file_key(&e.subject))) {
+                Ok(m) => Some(m),
+                Err(err) => {
+                    eprintln!("no LOSO model, skipped: {err}");
+                    None
+                }
+            }
         } else {
             None
         };
@@ -415,24 +425,26 @@ fn eval(
                 model: m.unwrap_or_else(|| base.model.clone()),
                 ..base.clone()
             };
-            add(
-                "baseline",
-                cond,
-                &e.dataset,
-                score(&samples, &with(&legacy, None), e.class, 0.0),
-            );
-            add(
-                "shipped",
-                cond,
-                &e.dataset,
-                score(&samples, &with(&shipped, None), e.class, 0.0),
-            );
-            add(
-                "lodo",
-                cond,
-                &e.dataset,
-                score(&samples, &with(&shipped, Some(lodo.clone())), e.class, 0.0),
-            );
+            if main_schemes {
+                add(
+                    "baseline",
+                    cond,
+                    &e.dataset,
+                    score(&samples, &with(&legacy, None), e.class, 0.0),
+                );
+                add(
+                    "shipped",
+                    cond,
+                    &e.dataset,
+                    score(&samples, &with(&shipped, None), e.class, 0.0),
+                );
+                add(
+                    "lodo",
+                    cond,
+                    &e.dataset,
+                    score(&samples, &with(&shipped, Some(lodo.clone())), e.class, 0.0),
+                );
+            }
             if let Some(m) = &loso {
                 let cfg = with(&shipped, Some(m.clone()));
                 add(
@@ -454,7 +466,9 @@ fn eval(
         }
     }
     // Per-user adaptation on leave-one-subject-out (srivastava_desktop).
-    adapt_eval(dir, entries, &mut get_model, &mut add)?;
+    if loso_schemes {
+        adapt_eval(dir, entries, &mut get_model, &mut add)?;
+    }
 
     let mut summary = serde_json::Map::new();
     for (scheme, conds) in &table {
@@ -508,7 +522,9 @@ fn adapt_eval(
     subjects.dedup();
     let per_class_s = ADAPT_S / 3.0;
     for subj in subjects {
-        let model = get_model(format!("loso__{}", file_key(subj)))?;
+        let Ok(model) = get_model(format!("loso__{}", file_key(subj))) else {
+            continue;
+        };
         let mine: Vec<&Entry> = entries.iter().filter(|e| e.subject == subj).collect();
         for cond in ["native", "webcam"] {
             let mut traces = Vec::new();

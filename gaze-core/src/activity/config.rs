@@ -71,7 +71,8 @@ pub struct ActivityConfig {
     pub score_tau_ms: f64,
     /// A challenger label must beat the current one by this much (smoothed score units).
     pub switch_margin: f64,
-    /// Below this smoothed score no activity fits and the label is `Other`.
+    /// Below this smoothed probability no activity is confident and the label is `Other`
+    /// (default 0.5: the best class must be more likely than not).
     pub min_score: f64,
     /// Reading evidence rule (hand-set, rate independent).
     pub reading: ReadingRule,
@@ -129,7 +130,7 @@ impl Default for ActivityConfig {
             min_evidence_ms: 500.0,
             score_tau_ms: 800.0,
             switch_margin: 0.1,
-            min_score: 0.4,
+            min_score: 0.5,
             reading: ReadingRule::default(),
             model_webcam: default_webcam_model(),
             model_lab: default_lab_model(),

@@ -22,16 +22,22 @@
 //!   read-line-then-return-sweep cycles, horizontal share of the path, spread, coverage, bin
 //!   speed, share of still, jump and coherent (pursuit-like) steps, fixation rate and
 //!   duration, pursuit share.
-//! * **Scores.** A multinomial logistic model per rate class (webcam / lab, fitted by the
-//!   `eval_activity --train` example, coefficients in [`default_webcam_model`] and
-//!   [`default_lab_model`]) gives P(reading, browsing, watching). A hand-set
-//!   [`ReadingRule`] can only raise P(reading): it recognises clean line-by-line reading the
-//!   fitted models saw little of, and smooth pursuit vetoes it (moving video is not text).
+//! * **Scores.** The shipped model ([`ActivityModel::Builtin`]) is a set of gradient-boosted
+//!   trees ([`BoostedTrees`], embedded JSON, trained by `gaze-core/training/train_activity.py`
+//!   on features dumped by this very code) over [`WindowFeatures::extended`]: the features
+//!   above plus saccade direction and amplitude distributions, fixation-duration quantiles,
+//!   per-axis spread and drift (scrolling), coverage, dropout/blink rate, the hand-set
+//!   [`ReadingRule`] score and the detector mode. Its probabilities P(reading, browsing,
+//!   watching) are temperature-calibrated; per-user offsets ([`ActivityConfig::class_bias`],
+//!   learned by [`ActivityConfig::adapt_to_labels`]) shift them. Scores are recomputed every
+//!   [`ActivityConfig::score_every_ms`]. The earlier multinomial logistic models plus the
+//!   reading rule remain available as [`ActivityModel::Linear`] ([`ActivityConfig::legacy`]).
 //! * **Hysteresis.** Probabilities are smoothed exponentially
 //!   ([`ActivityConfig::score_tau_ms`]); the label changes only when the challenger beats the
 //!   current label by [`ActivityConfig::switch_margin`]. The first label is given after
 //!   [`ActivityConfig::min_evidence_ms`] of valid data; before that, and whenever no class
-//!   reaches [`ActivityConfig::min_score`], focused time is `Other`.
+//!   reaches [`ActivityConfig::min_score`], focused time is `Other`; the latter (no class
+//!   confident) is also counted in [`ActivityTotals::uncertain_time`].
 //! * **Attention.** Eyes closed beyond [`ActivityConfig::closed_min_ms`], and no face / head
 //!   away / gaze off screen beyond [`ActivityConfig::away_min_ms`], are distraction from the
 //!   start of the stretch (shorter ones — blinks, glances — keep the previous label); sample
