@@ -2,6 +2,10 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 VIDEO ?= testdata/webcam/webcam_cap12_t18-28s_640x480_25fps.mp4
+## The OpenVINO C library that scripts/setup.sh installs into .venv (PyPI `openvino`); gaze-core
+## loads it at run time and falls back to OpenCV DNN without it. Set GAZE_OPENVINO_LIB yourself
+## to use another installation.
+OV_ENV = GAZE_OPENVINO_LIB="$${GAZE_OPENVINO_LIB:-$$(scripts/openvino-lib.sh)}"
 
 .PHONY: run test deps deps-test lint test-rust test-web test-schemathesis loadtest test-python test-c bench-python fuzz install-cli bench-cli faults soak eval-activity train-activity
 
@@ -10,7 +14,7 @@ VIDEO ?= testdata/webcam/webcam_cap12_t18-28s_640x480_25fps.mp4
 ## Extra server flags: make run SERVER_ARGS="--admin-user alice"  (see gaze-server --help).
 SERVER_ARGS ?=
 run: deps
-	$(CARGO) run --release -p gaze-server --bin gaze-server -- --bind 127.0.0.1:8000 --data-dir data/redis --open $(SERVER_ARGS)
+	$(OV_ENV) $(CARGO) run --release -p gaze-server --bin gaze-server -- --bind 127.0.0.1:8000 --data-dir data/redis --open $(SERVER_ARGS)
 
 ## Installs what is needed, then runs every check and test.
 test: deps-test lint test-rust test-web test-schemathesis test-python test-c
@@ -25,19 +29,21 @@ lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+## The vision tests run twice: on OpenVINO (auto, with the .venv library) and on OpenCV DNN.
 test-rust:
-	$(CARGO) test --workspace
+	$(OV_ENV) $(CARGO) test --workspace
+	GAZE_TEST_ENGINE=opencv $(CARGO) test -p gaze-core --test vision
 
 ## Browser end-to-end test of the web UI (headless Chromium + playwright-core, ~15 s).
 test-web:
 	$(CARGO) build -p gaze-server --bin gaze-server
-	cd gaze-server/tests/web && { [ -d node_modules/playwright-core ] || npm install --no-audit --no-fund --silent; } && node e2e.mjs
+	$(OV_ENV); export GAZE_OPENVINO_LIB; cd gaze-server/tests/web && { [ -d node_modules/playwright-core ] || npm install --no-audit --no-fund --silent; } && node e2e.mjs
 
 ## API fuzzing: schemathesis against /openapi.json of the debug gaze-server with its own
 ## redis-server (~15 s at the default 30 examples per operation; ST_MAX_EXAMPLES=300 for more).
 test-schemathesis:
 	$(CARGO) build -p gaze-server --bin gaze-server
-	gaze-server/tests/schemathesis/run.sh
+	$(OV_ENV) gaze-server/tests/schemathesis/run.sh
 
 ## The `gaze` command-line tool into ~/.cargo/bin (release build; see README "Command-line tool").
 install-cli: deps
@@ -45,11 +51,11 @@ install-cli: deps
 
 ## Per-stage timings on this machine (release build): make bench-cli VIDEO=my.mp4
 bench-cli: deps
-	$(CARGO) run --release -p gaze-cli --bin gaze -- bench $(VIDEO)
+	$(OV_ENV) $(CARGO) run --release -p gaze-cli --bin gaze -- bench $(VIDEO)
 
 ## WebSocket load test (not part of `make test`): N concurrent clients at 15 fps.
 loadtest:
-	$(CARGO) run --release -p gaze-server --bin gaze-loadtest -- --clients 1,10,25,50
+	$(OV_ENV) $(CARGO) run --release -p gaze-server --bin gaze-loadtest -- --clients 1,10,25,50
 
 ## Python package: builds the extension into .venv (dev profile, shares target/ with
 ## cargo test), then its pytest suite and the FastAPI example's (real redis-server).
@@ -61,7 +67,7 @@ test-python:
 ## C library: committed header check, track_image.c against the .so and the .a, valgrind.
 test-c:
 	$(CARGO) test -p gaze-c --test header
-	bindings/c/tests/run_c_tests.sh
+	$(OV_ENV) bindings/c/tests/run_c_tests.sh
 
 ## Python vs Rust per-frame time (release build; not part of `make test`).
 ## MediaPipe side by side: make bench-python BENCH_ARGS="--mediapipe-python /tmp/mp/venv/bin/python"
@@ -90,7 +96,7 @@ SOAK_SECS ?= 600
 SOAK_ARGS ?=
 soak:
 	$(CARGO) build --release -p gaze-server --bins
-	target/release/gaze-soak --secs $(SOAK_SECS) $(SOAK_ARGS)
+	$(OV_ENV) target/release/gaze-soak --secs $(SOAK_SECS) $(SOAK_ARGS)
 
 ## Activity model evaluation protocol (not part of `make test`; needs the shared data folder):
 ## features from the Rust code → leave-one-dataset-out / leave-one-subject-out fold models

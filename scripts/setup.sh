@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what gaze needs on a fresh Debian (bookworm) machine. Idempotent: skips what is there.
 # Usage: scripts/setup.sh [base|test]
-#   base: Rust build deps (OpenCV, clang), redis-server, ffmpeg        (make run)
+#   base: Rust build deps (OpenCV, clang), redis-server, ffmpeg, .venv with openvino (make run)
 #   test: base + chromium, valgrind, Python venv with test tools, npm   (make test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,7 @@ what="${1:-base}"
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-pkgs=(libopencv-dev clang libclang-dev opencv-data redis-server redis-tools ffmpeg pkg-config)
+pkgs=(libopencv-dev clang libclang-dev opencv-data redis-server redis-tools ffmpeg pkg-config python3-venv)
 if [ "$what" = test ]; then
   pkgs+=(chromium chromium-driver valgrind gcc make poppler-utils)  # poppler-utils: pdftotext in gaze-report tests
   command -v npm >/dev/null || pkgs+=(nodejs npm)  # gaze-server web UI test (playwright-core)
@@ -30,9 +30,18 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
+# OpenVINO runtime (PyPI `openvino`, ships libopenvino_c) in a project-local venv: the fast
+# inference engine. The Makefile points the server and the tests at it with GAZE_OPENVINO_LIB;
+# without it gaze falls back to OpenCV DNN. scripts/openvino-lib.sh prints the library path.
+if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
+if [ ! -f .venv/.openvino-ok ] || [ scripts/requirements-openvino.txt -nt .venv/.openvino-ok ]; then
+  echo "setup: installing openvino into .venv"
+  .venv/bin/pip install -q -r scripts/requirements-openvino.txt
+  touch .venv/.openvino-ok
+fi
+
 if [ "$what" = test ]; then
-  # Python tools for the binding tests, in a project-local venv.
-  if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
+  # Python tools for the binding tests, in the same venv.
   if [ ! -f .venv/.deps-ok ] || [ scripts/requirements-test.txt -nt .venv/.deps-ok ]; then
     .venv/bin/pip install -q --upgrade pip
     .venv/bin/pip install -q -r scripts/requirements-test.txt

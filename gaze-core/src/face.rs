@@ -2,10 +2,10 @@
 //! [−1, 1], 896 SSD anchors, sigmoid scores, weighted non-maximum suppression.
 
 use crate::error::{GazeError, Result};
-use crate::models::{FACE_DETECTOR_ONNX, load_net};
+use crate::inference::{Engine, InferenceConfig, Network, push_planar};
+use crate::models::FACE_DETECTOR_ONNX;
 use crate::result::{BoundingBox, Face, FaceKeypoints, Point};
-use opencv::core::{self, Mat, Scalar, Size, Vector};
-use opencv::dnn::{self, Net};
+use opencv::core::{self, Mat, Scalar, Size};
 use opencv::imgproc;
 use opencv::prelude::*;
 use std::path::PathBuf;
@@ -141,12 +141,11 @@ pub(crate) fn weighted_nms(mut dets: Vec<RawDetection>, threshold: f32) -> Vec<R
 
 /// The BlazeFace detector (one network, reusable buffers).
 pub struct FaceDetector {
-    net: Net,
+    net: Network,
     anchors: Vec<Anchor>,
     letterbox: Mat,
     rgb: Mat,
-    out_names: Vector<String>,
-    outputs: Vector<Mat>,
+    input: Vec<f32>,
     /// Minimum score of a face.
     pub min_score: f32,
     /// IoU above which detections are merged.
@@ -157,23 +156,42 @@ pub struct FaceDetector {
 }
 
 impl FaceDetector {
-    /// Loads the detector (embedded model unless `path` is given).
+    /// Loads the detector (embedded model unless `path` is given) on the default engine
+    /// (`auto`: OpenVINO when it can be loaded, else OpenCV DNN).
     pub fn new(path: Option<&PathBuf>, min_score: f32) -> Result<Self> {
-        let net = load_net("face_detector", FACE_DETECTOR_ONNX, path)?;
-        let mut out_names = Vector::<String>::new();
-        out_names.push("regressors");
-        out_names.push("classificators");
+        Self::with_inference(path, min_score, &InferenceConfig::default())
+    }
+
+    /// Loads the detector on the engine `inference` chooses.
+    pub fn with_inference(
+        path: Option<&PathBuf>,
+        min_score: f32,
+        inference: &InferenceConfig,
+    ) -> Result<Self> {
+        let engine = inference.resolve()?;
+        let net = Network::load(
+            "face_detector",
+            FACE_DETECTOR_ONNX,
+            path,
+            &["regressors", "classificators"],
+            engine,
+            inference.threads,
+        )?;
         Ok(FaceDetector {
             net,
             anchors: blazeface_anchors(),
             letterbox: Mat::default(),
             rgb: Mat::default(),
-            out_names,
-            outputs: Vector::new(),
+            input: Vec::with_capacity((3 * INPUT * INPUT) as usize),
             min_score,
             nms_threshold: 0.3,
             tile_min_score: 0.75,
         })
+    }
+
+    /// The engine the network runs on.
+    pub fn engine(&self) -> Engine {
+        self.net.engine()
     }
 
     /// Detects faces in `image` (any size; `to_rgb` converts its channel layout to RGB, `None`
@@ -307,21 +325,30 @@ impl FaceDetector {
             }
             None => &self.letterbox,
         };
-        let blob = dnn::blob_from_image(
-            rgb,
+        if rgb.rows() != INPUT || rgb.cols() != INPUT || rgb.channels() != 3 {
+            return Err(GazeError::Model {
+                name: "face_detector",
+                message: format!(
+                    "input must be {INPUT}x{INPUT} with 3 channels, got {}x{}x{}",
+                    rgb.cols(),
+                    rgb.rows(),
+                    rgb.channels()
+                ),
+            });
+        }
+        self.input.clear();
+        push_planar(
+            &mut self.input,
+            rgb.data_bytes()?,
+            INPUT as usize,
+            INPUT as usize,
+            3 * INPUT as usize,
+            127.5,
             1.0 / 127.5,
-            Size::new(INPUT, INPUT),
-            Scalar::all(127.5),
-            false,
-            false,
-            core::CV_32F,
-        )?;
-        self.net.set_input(&blob, "", 1.0, Scalar::default())?;
-        self.net.forward(&mut self.outputs, &self.out_names)?;
-        let regressors = self.outputs.get(0)?;
-        let scores = self.outputs.get(1)?;
-        let reg = regressors.data_typed::<f32>()?;
-        let sc = scores.data_typed::<f32>()?;
+        );
+        let (u, i) = (INPUT as usize, 3usize);
+        let outputs = self.net.run(&self.input, [1, i, u, u])?;
+        let (reg, sc) = (&outputs[0], &outputs[1]);
         if reg.len() != NUM_ANCHORS * NUM_COORDS || sc.len() != NUM_ANCHORS {
             return Err(GazeError::Model {
                 name: "face_detector",

@@ -4,10 +4,10 @@
 //! pixels) are mapped back to image coordinates through the inverse of the crop transform.
 
 use crate::error::{GazeError, Result};
-use crate::models::{IRIS_LANDMARK_ONNX, load_net};
+use crate::inference::{Engine, InferenceConfig, Network, push_planar};
+use crate::models::IRIS_LANDMARK_ONNX;
 use crate::result::{Eye, EyeCorners, Point};
-use opencv::core::{self, Mat, Scalar, Size, Vector};
-use opencv::dnn::{self, Net};
+use opencv::core::{self, Mat, Scalar, Size};
 use opencv::imgproc;
 use opencv::prelude::*;
 use std::path::PathBuf;
@@ -135,29 +135,41 @@ impl EyeLandmarks {
 
 /// The iris landmark network with reusable buffers.
 pub struct IrisModel {
-    net: Net,
-    crops: Vector<Mat>,
+    net: Network,
     scratch: Mat,
-    out_names: Vector<String>,
-    outputs: Vector<Mat>,
+    input: Vec<f32>,
     batched: bool,
 }
 
 impl IrisModel {
-    /// Loads the model (embedded unless `path` is given).
+    /// Loads the model (embedded unless `path` is given) on the default engine (`auto`:
+    /// OpenVINO when it can be loaded, else OpenCV DNN).
     pub fn new(path: Option<&PathBuf>) -> Result<Self> {
-        let net = load_net("iris_landmark", IRIS_LANDMARK_ONNX, path)?;
-        let mut out_names = Vector::<String>::new();
-        out_names.push("output_eyes_contours_and_brows");
-        out_names.push("output_iris");
+        Self::with_inference(path, &InferenceConfig::default())
+    }
+
+    /// Loads the model on the engine `inference` chooses.
+    pub fn with_inference(path: Option<&PathBuf>, inference: &InferenceConfig) -> Result<Self> {
+        let engine = inference.resolve()?;
+        let net = Network::load(
+            "iris_landmark",
+            IRIS_LANDMARK_ONNX,
+            path,
+            &["output_eyes_contours_and_brows", "output_iris"],
+            engine,
+            inference.threads,
+        )?;
         Ok(IrisModel {
             net,
-            crops: Vector::new(),
             scratch: Mat::default(),
-            out_names,
-            outputs: Vector::new(),
+            input: Vec::with_capacity(2 * 3 * (INPUT * INPUT) as usize),
             batched: true,
         })
+    }
+
+    /// The engine the network runs on.
+    pub fn engine(&self) -> Engine {
+        self.net.engine()
     }
 
     fn crop(&mut self, image: &Mat, roi: &EyeRoi, to_rgb: Option<i32>) -> Result<Mat> {
@@ -181,36 +193,42 @@ impl IrisModel {
         }
     }
 
-    /// Output `i` as f32, dequantising int8 outputs of a quantised network.
-    fn output_f32(&self, i: usize) -> Result<Vec<f32>> {
-        let m = self.outputs.get(i)?;
-        if m.typ() == core::CV_32F {
-            return Ok(m.data_typed::<f32>()?.to_vec());
+    /// Runs the network on `crops` (64×64 RGB) in one batch.
+    fn forward(&mut self, crops: &[&Mat]) -> Result<(Vec<f32>, Vec<f32>)> {
+        let n = crops.len();
+        let side = INPUT as usize;
+        self.input.clear();
+        for c in crops {
+            if c.rows() != INPUT || c.cols() != INPUT || c.channels() != 3 {
+                return Err(GazeError::Model {
+                    name: "iris_landmark",
+                    message: format!(
+                        "crops must be {INPUT}x{INPUT} RGB, got {}x{}x{}",
+                        c.cols(),
+                        c.rows(),
+                        c.channels()
+                    ),
+                });
+            }
+            let owned;
+            let bytes = if c.is_continuous() {
+                c.data_bytes()?
+            } else {
+                owned = c.try_clone()?;
+                owned.data_bytes()?
+            };
+            push_planar(
+                &mut self.input,
+                bytes,
+                side,
+                side,
+                side * 3,
+                0.0,
+                1.0 / 255.0,
+            );
         }
-        let mut scales = Vector::<f32>::new();
-        let mut zeros = Vector::<i32>::new();
-        self.net.get_output_details(&mut scales, &mut zeros)?;
-        let (s, z) = (scales.get(i).unwrap_or(1.0), zeros.get(i).unwrap_or(0));
-        Ok(m.data_typed::<i8>()?
-            .iter()
-            .map(|&q| s * (q as i32 - z) as f32)
-            .collect())
-    }
-
-    fn forward(&mut self, n: usize) -> Result<(Vec<f32>, Vec<f32>)> {
-        let blob = dnn::blob_from_images(
-            &self.crops,
-            1.0 / 255.0,
-            Size::new(INPUT, INPUT),
-            Scalar::default(),
-            false,
-            false,
-            core::CV_32F,
-        )?;
-        self.net.set_input(&blob, "", 1.0, Scalar::default())?;
-        self.net.forward(&mut self.outputs, &self.out_names)?;
-        let contour = self.output_f32(0)?;
-        let iris = self.output_f32(1)?;
+        let outputs = self.net.run(&self.input, [n, 3, side, side])?;
+        let (contour, iris) = (&outputs[0], &outputs[1]);
         if contour.len() != n * CONTOUR_POINTS * 3 || iris.len() != n * IRIS_POINTS * 3 {
             return Err(GazeError::Model {
                 name: "iris_landmark",
@@ -221,7 +239,7 @@ impl IrisModel {
                 ),
             });
         }
-        Ok((contour, iris))
+        Ok((contour.clone(), iris.clone()))
     }
 
     /// Crops and converts each ROI of `image` to the model's 64×64 RGB input.
@@ -237,11 +255,8 @@ impl IrisModel {
     pub fn infer(&mut self, crops: &[Mat], rois: &[EyeRoi]) -> Result<Vec<EyeLandmarks>> {
         let mut outputs: Vec<(Vec<f32>, Vec<f32>)> = Vec::new();
         if self.batched && crops.len() > 1 {
-            self.crops.clear();
-            for c in crops {
-                self.crops.push(c.clone());
-            }
-            match self.forward(crops.len()) {
+            let all: Vec<&Mat> = crops.iter().collect();
+            match self.forward(&all) {
                 Ok((contour, iris)) => {
                     for i in 0..crops.len() {
                         outputs.push((
@@ -255,9 +270,7 @@ impl IrisModel {
         }
         if outputs.is_empty() {
             for c in crops {
-                self.crops.clear();
-                self.crops.push(c.clone());
-                outputs.push(self.forward(1)?);
+                outputs.push(self.forward(&[c])?);
             }
         }
         Ok(rois

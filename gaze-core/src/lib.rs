@@ -21,6 +21,7 @@ pub mod face;
 pub mod frame;
 pub mod gaze;
 pub mod head_pose;
+pub mod inference;
 pub mod iris;
 pub mod keypoint_flow;
 pub mod models;
@@ -34,6 +35,7 @@ pub use activity::{ActivityClassifier, ActivityConfig, GazeSample, ScreenGeometr
 pub use calibration::{Calibration, CalibrationSample, GazeFeatures};
 pub use error::{GazeError, Result};
 pub use frame::{Frame, PixelFormat};
+pub use inference::{Engine, EngineChoice, InferenceConfig};
 pub use result::*;
 pub use session::{Activity, ActivityTimes, Attention, SessionReport, TimelineSegment};
 pub use session::{GazeHeatmap, HeatmapPlane, LiveStatus, Session, SessionSnapshot};

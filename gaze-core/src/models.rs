@@ -3,10 +3,6 @@
 //! Both are MediaPipe models (Apache-2.0) converted from TFLite to ONNX; see
 //! `gaze-core/models/README.md` for provenance and `gaze-core/models/convert.sh` to reproduce.
 
-use crate::error::{GazeError, Result};
-use opencv::core::Vector;
-use opencv::dnn::{self, Net};
-use opencv::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -23,27 +19,4 @@ pub struct ModelPaths {
     pub face_detector: Option<PathBuf>,
     /// Path of a replacement iris landmark ONNX file.
     pub iris_landmark: Option<PathBuf>,
-}
-
-/// Loads an ONNX network from `path`, or from `embedded` when `path` is `None`.
-pub(crate) fn load_net(
-    name: &'static str,
-    embedded: &'static [u8],
-    path: Option<&PathBuf>,
-) -> Result<Net> {
-    let bytes: Vec<u8> = match path {
-        Some(p) => std::fs::read(p).map_err(|e| GazeError::Model {
-            name,
-            message: format!("cannot read {}: {e}", p.display()),
-        })?,
-        None => embedded.to_vec(),
-    };
-    let buf = Vector::<u8>::from_iter(bytes);
-    let mut net = dnn::read_net_from_onnx_buffer(&buf).map_err(|e| GazeError::Model {
-        name,
-        message: format!("cannot parse ONNX: {e}"),
-    })?;
-    net.set_preferable_backend(dnn::DNN_BACKEND_OPENCV)?;
-    net.set_preferable_target(dnn::DNN_TARGET_CPU)?;
-    Ok(net)
 }

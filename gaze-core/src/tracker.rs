@@ -11,6 +11,7 @@ pub use crate::face::FaceDetector;
 use crate::frame::{Frame, PixelFormat};
 use crate::gaze::{self, DirectionConfig, EyeGaze};
 use crate::head_pose::{HeadPoseEstimator, PosePoints};
+use crate::inference::{Engine, InferenceConfig};
 use crate::iris::{EyeLandmarks, EyeRoi, IrisModel, crop_motion, crop_texture};
 use crate::keypoint_flow::KeypointFlow;
 use crate::models::ModelPaths;
@@ -65,6 +66,9 @@ pub struct TrackerConfig {
     pub direction: DirectionConfig,
     /// Replacement model files (None: the embedded models).
     pub models: ModelPaths,
+    /// Inference engine (`auto` | `openvino` | `opencv`), OpenVINO library location and
+    /// threads per network run; see [`crate::inference`].
+    pub inference: InferenceConfig,
 }
 
 impl Default for TrackerConfig {
@@ -83,6 +87,7 @@ impl Default for TrackerConfig {
             blink: BlinkConfig::default(),
             direction: DirectionConfig::default(),
             models: ModelPaths::default(),
+            inference: InferenceConfig::default(),
         }
     }
 }
@@ -101,7 +106,7 @@ impl TrackerConfig {
                 self.detection_eye_crop
             )));
         }
-        Ok(())
+        self.inference.validate()
     }
 }
 
@@ -284,12 +289,20 @@ fn plausible_pair(a: &EyeLandmarks, b: &EyeLandmarks) -> bool {
 }
 
 impl Tracker {
-    /// Builds a tracker (embedded models unless `config.models` names files).
+    /// Builds a tracker (embedded models unless `config.models` names files) on the engine
+    /// `config.inference` chooses: `auto` takes OpenVINO when its library can be loaded and
+    /// falls back to OpenCV DNN otherwise; an explicit `openvino` that cannot be loaded is a
+    /// [`GazeError::Model`] error. [`Tracker::engine`] tells which engine runs.
     pub fn new(config: TrackerConfig) -> Result<Self> {
         config.validate()?;
-        let detector =
-            FaceDetector::new(config.models.face_detector.as_ref(), config.min_face_score)?;
-        let iris = IrisModel::new(config.models.iris_landmark.as_ref())?;
+        let engine = config.inference.resolve()?;
+        let fixed = InferenceConfig::fixed(engine, config.inference.threads);
+        let detector = FaceDetector::with_inference(
+            config.models.face_detector.as_ref(),
+            config.min_face_score,
+            &fixed,
+        )?;
+        let iris = IrisModel::with_inference(config.models.iris_landmark.as_ref(), &fixed)?;
         Ok(Tracker {
             smooth: config.smoothing.map(Smoothers::new),
             blink: BlinkDetector::new(config.blink),
@@ -303,6 +316,11 @@ impl Tracker {
             fresh_rois: false,
             flow: KeypointFlow::default(),
         })
+    }
+
+    /// The inference engine that runs the networks.
+    pub fn engine(&self) -> Engine {
+        self.iris.engine()
     }
 
     /// The configuration in use.

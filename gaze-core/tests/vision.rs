@@ -1,6 +1,11 @@
 //! The vision engine on real data committed in the repo: the MIT-licensed webcam clip.
+//!
+//! Runs on the engine named by `GAZE_TEST_ENGINE` (`openvino` or `opencv`; unset: `auto`).
+//! `make test` runs this file once per engine.
 
-use gaze_core::{Direction, Frame, FrameResult, GazeError, PixelFormat, Tracker, TrackerConfig};
+use gaze_core::{
+    Direction, EngineChoice, Frame, FrameResult, GazeError, PixelFormat, Tracker, TrackerConfig,
+};
 use opencv::core::Mat;
 use opencv::imgproc;
 use opencv::prelude::*;
@@ -25,6 +30,24 @@ fn frames() -> &'static Vec<Mat> {
         assert_eq!(out.len(), 250, "the committed clip has 250 frames");
         out
     })
+}
+
+/// The default config on the engine this run tests.
+fn config() -> TrackerConfig {
+    let mut c = TrackerConfig::default();
+    if let Ok(name) = std::env::var("GAZE_TEST_ENGINE") {
+        c.inference.engine = EngineChoice::parse(&name).expect("GAZE_TEST_ENGINE");
+    }
+    c
+}
+
+#[test]
+fn the_requested_engine_runs() {
+    let t = Tracker::new(config()).expect("tracker");
+    if let Ok(name) = std::env::var("GAZE_TEST_ENGINE") {
+        assert_eq!(t.engine().name(), name.to_ascii_lowercase());
+    }
+    eprintln!("vision tests on {}", t.engine());
 }
 
 fn process(tracker: &mut Tracker, img: &Mat, n: usize, format: PixelFormat) -> FrameResult {
@@ -55,7 +78,7 @@ fn median(mut v: Vec<f32>) -> f32 {
 
 #[test]
 fn webcam_clip_face_and_both_irises_in_nearly_every_frame() {
-    let results = run_clip(TrackerConfig::default());
+    let results = run_clip(config());
     let with_face = results.iter().filter(|r| r.face.is_some()).count();
     assert!(
         with_face * 100 >= results.len() * 98,
@@ -103,7 +126,7 @@ fn webcam_clip_face_and_both_irises_in_nearly_every_frame() {
 
 #[test]
 fn iris_centres_are_stable_between_consecutive_frames() {
-    let results = run_clip(TrackerConfig::default());
+    let results = run_clip(config());
     // Head motion moves both irises alike; jitter or a lost eye shows up as a difference
     // between the two eyes' frame-to-frame motion.
     let mut steps = Vec::new();
@@ -139,10 +162,10 @@ fn iris_centres_are_stable_between_consecutive_frames() {
 
 #[test]
 fn tracking_mode_agrees_with_detecting_every_frame() {
-    let tracked = run_clip(TrackerConfig::default());
+    let tracked = run_clip(config());
     let detected = run_clip(TrackerConfig {
         detect_every_frame: true,
-        ..TrackerConfig::default()
+        ..config()
     });
     assert!(detected.iter().all(|r| r.detected || r.face.is_none()));
     assert!(
@@ -175,15 +198,15 @@ fn tracking_mode_agrees_with_detecting_every_frame() {
 
 #[test]
 fn same_frames_give_the_same_results() {
-    let a = run_clip(TrackerConfig::default());
-    let b = run_clip(TrackerConfig::default());
+    let a = run_clip(config());
+    let b = run_clip(config());
     assert_eq!(a, b, "processing is deterministic");
 }
 
 #[test]
 fn every_pixel_format_and_strided_views_find_the_same_eyes() {
     let img = &frames()[0];
-    let mut reference_tracker = Tracker::new(TrackerConfig::default()).expect("tracker");
+    let mut reference_tracker = Tracker::new(config()).expect("tracker");
     let reference = process(&mut reference_tracker, img, 0, PixelFormat::Bgr8);
     let eye = reference.left_eye.expect("left eye").center;
     for (code, format) in [
@@ -194,7 +217,7 @@ fn every_pixel_format_and_strided_views_find_the_same_eyes() {
     ] {
         let mut converted = Mat::default();
         imgproc::cvt_color_def(img, &mut converted, code).expect("convert");
-        let mut t = Tracker::new(TrackerConfig::default()).expect("tracker");
+        let mut t = Tracker::new(config()).expect("tracker");
         let r = process(&mut t, &converted, 0, format);
         let got = r
             .left_eye
@@ -216,14 +239,14 @@ fn every_pixel_format_and_strided_views_find_the_same_eyes() {
             .copy_from_slice(&data[y * 640 * 3..(y + 1) * 640 * 3]);
     }
     let frame = Frame::new(&wide, 640, 480, stride, PixelFormat::Bgr8, 0.0).expect("strided");
-    let mut t = Tracker::new(TrackerConfig::default()).expect("tracker");
+    let mut t = Tracker::new(config()).expect("tracker");
     let r = t.process(&frame).expect("process");
     assert!(r.left_eye.expect("eye").center.dist(eye) < 0.05);
 }
 
 #[test]
 fn blank_and_noise_frames_have_no_face_and_no_error() {
-    let mut t = Tracker::new(TrackerConfig::default()).expect("tracker");
+    let mut t = Tracker::new(config()).expect("tracker");
     let black = vec![0u8; 320 * 240 * 3];
     let white = vec![255u8; 320 * 240 * 3];
     // Deterministic pseudo-random noise (xorshift).
@@ -253,7 +276,7 @@ fn blank_and_noise_frames_have_no_face_and_no_error() {
 
 #[test]
 fn a_face_after_no_face_is_found_again() {
-    let mut t = Tracker::new(TrackerConfig::default()).expect("tracker");
+    let mut t = Tracker::new(config()).expect("tracker");
     let black = vec![0u8; 640 * 480 * 3];
     let img = &frames()[10];
     assert!(process(&mut t, img, 0, PixelFormat::Bgr8).face.is_some());
@@ -273,16 +296,16 @@ fn a_face_after_no_face_is_found_again() {
 
 #[test]
 fn bad_model_path_and_bad_config_are_typed_errors() {
-    let mut cfg = TrackerConfig::default();
+    let mut cfg = config();
     cfg.models.iris_landmark = Some("/nonexistent/iris.onnx".into());
     assert!(matches!(Tracker::new(cfg), Err(GazeError::Model { .. })));
     let cfg = TrackerConfig {
         min_face_score: 2.0,
-        ..TrackerConfig::default()
+        ..config()
     };
     assert!(matches!(Tracker::new(cfg), Err(GazeError::Config(_))));
     // A file that is not ONNX.
-    let mut cfg = TrackerConfig::default();
+    let mut cfg = config();
     cfg.models.face_detector = Some(CLIP.into());
     assert!(matches!(Tracker::new(cfg), Err(GazeError::Model { .. })));
 }

@@ -1,0 +1,328 @@
+//! The OpenVINO engine: finds and loads `libopenvino_c` at run time, compiles a network per
+//! batch size on the CPU with one inference thread (configurable), runs it synchronously.
+
+use super::{OPENVINO_LIB_ENV, announce_openvino};
+use crate::error::{GazeError, Result};
+use openvino::{
+    CompiledModel, Core, DeviceType, ElementType, InferRequest, Model, PartialShape, RwPropertyKey,
+    Shape, Tensor,
+};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+/// The file name the dynamic loader is asked for on the usual library path.
+const LIB_NAME: &str = "libopenvino_c.so";
+
+/// The library this process loaded (set once).
+static LOADED: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+fn loaded_guard() -> MutexGuard<'static, Option<PathBuf>> {
+    LOADED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The path of the loaded library, if any.
+pub(super) fn loaded_path() -> Option<PathBuf> {
+    loaded_guard().clone()
+}
+
+/// `libopenvino_c.so*` files at `p`: the file itself, or the matching files of a directory
+/// (the unversioned name first, then versioned ones, newest name last-sorted first).
+fn library_files(p: &Path) -> Vec<PathBuf> {
+    if p.is_file() {
+        return vec![p.to_path_buf()];
+    }
+    let Ok(dir) = std::fs::read_dir(p) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = dir
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|f| {
+            f.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n == LIB_NAME || n.starts_with("libopenvino_c.so."))
+        })
+        .collect();
+    // "libopenvino_c.so" sorts before "libopenvino_c.so.NNNN"; among versioned names prefer
+    // the longest/highest.
+    files.sort_by(|a, b| {
+        let (a, b) = (a.as_os_str().len(), b.as_os_str().len());
+        a.cmp(&b)
+    });
+    files
+}
+
+/// Candidates in lookup order, and where they came from (for messages). When the config or the
+/// environment names a location, only that location is tried.
+fn candidates(explicit: Option<&Path>) -> std::result::Result<(Vec<PathBuf>, String), String> {
+    if let Some(p) = explicit {
+        let files = library_files(p);
+        if files.is_empty() {
+            return Err(format!(
+                "no libopenvino_c.so* at {} (configured openvino_library)",
+                p.display()
+            ));
+        }
+        return Ok((files, "configured openvino_library".into()));
+    }
+    if let Some(v) = std::env::var_os(OPENVINO_LIB_ENV).filter(|v| !v.is_empty()) {
+        let p = PathBuf::from(v);
+        let files = library_files(&p);
+        if files.is_empty() {
+            return Err(format!(
+                "no libopenvino_c.so* at {} ({OPENVINO_LIB_ENV})",
+                p.display()
+            ));
+        }
+        return Ok((files, OPENVINO_LIB_ENV.into()));
+    }
+    // The usual library path: the loader's own search (bare name), versioned files in the
+    // LD_LIBRARY_PATH directories, then the places the openvino finder knows.
+    let mut out = vec![PathBuf::from(LIB_NAME)];
+    if let Some(paths) = std::env::var_os("LD_LIBRARY_PATH") {
+        for dir in std::env::split_paths(&paths).filter(|d| !d.as_os_str().is_empty()) {
+            out.extend(library_files(&dir));
+        }
+    }
+    if let Some(found) = openvino_sys::library::find() {
+        out.push(found);
+    }
+    Ok((out, "library path".into()))
+}
+
+/// Makes sure the OpenVINO C library is loaded (see the lookup order in the module docs of
+/// `inference`). Errors are plain messages; the caller decides between fallback and error.
+pub(super) fn load(explicit: Option<&Path>) -> std::result::Result<(), String> {
+    if explicit.is_none() && loaded_guard().is_some() {
+        return Ok(());
+    }
+    let (files, source) = candidates(explicit)?;
+    let mut loaded = loaded_guard();
+    if let Some(have) = loaded.as_ref() {
+        // One OpenVINO per process: a named location must be the loaded library.
+        let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        if explicit.is_none() || files.iter().any(|f| canon(f) == canon(have)) {
+            return Ok(());
+        }
+        return Err(format!(
+            "OpenVINO is already loaded from {} in this process, not from {} ({source})",
+            have.display(),
+            files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let mut errors = Vec::new();
+    for f in &files {
+        match openvino_sys::library::load_from(f.clone()) {
+            Ok(()) => {
+                // A library that loads but cannot make a Core (broken install) is no engine.
+                if let Err(e) = Core::new() {
+                    return Err(format!("{} loaded but OpenVINO failed: {e}", f.display()));
+                }
+                announce_openvino(f);
+                *loaded = Some(f.clone());
+                return Ok(());
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    Err(format!(
+        "cannot load libopenvino_c ({source}): {}",
+        if errors.is_empty() {
+            "not found".to_string()
+        } else {
+            errors.join("; ")
+        }
+    ))
+}
+
+/// One Core per process, used to read and compile (not to run) networks.
+fn core() -> Result<&'static Mutex<Core>> {
+    static CORE: OnceLock<std::result::Result<Mutex<Core>, String>> = OnceLock::new();
+    CORE.get_or_init(|| Core::new().map(Mutex::new).map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| GazeError::Model {
+            name: "openvino",
+            message: e.clone(),
+        })
+}
+
+fn ov_err(name: &'static str, what: &str) -> impl Fn(openvino::InferenceError) -> GazeError {
+    let what = what.to_string();
+    move |e| GazeError::Model {
+        name,
+        message: format!("openvino {what}: {e}"),
+    }
+}
+
+/// A network compiled for one batch size, with its request.
+struct Compiled {
+    batch: usize,
+    request: InferRequest,
+    /// Kept alive for the request.
+    _model: CompiledModel,
+}
+
+/// A network on OpenVINO.
+pub(crate) struct OvNetwork {
+    pub(super) name: &'static str,
+    model: Model,
+    threads: u32,
+    outputs: Vec<&'static str>,
+    compiled: Vec<Compiled>,
+    /// Output buffers handed back by [`OvNetwork::run`].
+    results: Vec<Vec<f32>>,
+    /// Input dims the model was last reshaped to.
+    input_hw: Option<[usize; 3]>,
+}
+
+// SAFETY: `Model` and `CompiledModel`/`InferRequest` are used only through `&mut self` from one
+// thread at a time; OpenVINO objects may move between threads (the crate marks them Send,
+// `Model` also Sync).
+unsafe impl Send for OvNetwork {}
+
+impl OvNetwork {
+    /// Reads the ONNX bytes and compiles the network for batch 1.
+    pub(super) fn load(
+        name: &'static str,
+        onnx: &[u8],
+        outputs: &[&'static str],
+        threads: u32,
+    ) -> Result<Self> {
+        let core = core()?;
+        let model = {
+            let mut core = core.lock().unwrap_or_else(|e| e.into_inner());
+            let empty = Tensor::new(
+                ElementType::U8,
+                &Shape::new(&[0]).map_err(ov_err(name, "shape"))?,
+            )
+            .map_err(ov_err(name, "tensor"))?;
+            core.read_model_from_buffer(onnx, Some(&empty))
+                .map_err(ov_err(name, "cannot parse ONNX"))?
+        };
+        let mut net = OvNetwork {
+            name,
+            model,
+            threads,
+            outputs: outputs.to_vec(),
+            compiled: Vec::new(),
+            results: vec![Vec::new(); outputs.len()],
+            input_hw: None,
+        };
+        net.compiled_for(1)?;
+        Ok(net)
+    }
+
+    /// The request compiled for `batch` (compiled on first use).
+    fn compiled_for(&mut self, batch: usize) -> Result<usize> {
+        if let Some(i) = self.compiled.iter().position(|c| c.batch == batch) {
+            return Ok(i);
+        }
+        let name = self.name;
+        let input = self
+            .model
+            .get_input_by_index(0)
+            .map_err(ov_err(name, "input"))?;
+        let shape = input
+            .get_partial_shape()
+            .map_err(ov_err(name, "input shape"))?;
+        let dims: Vec<i64> = shape.get_dimensions().iter().map(|d| d.get_min()).collect();
+        if dims.len() != 4 {
+            return Err(GazeError::Model {
+                name,
+                message: format!("expected a 4-d input, the model has {}", dims.len()),
+            });
+        }
+        let want = [batch as i64, dims[1], dims[2], dims[3]];
+        if dims[0] != want[0] {
+            let ps = PartialShape::new_static(4, &want).map_err(ov_err(name, "shape"))?;
+            self.model
+                .reshape_single_input(&ps)
+                .map_err(ov_err(name, "reshape"))?;
+        }
+        self.input_hw = Some([dims[1] as usize, dims[2] as usize, dims[3] as usize]);
+        let threads = self.threads.to_string();
+        let mut compiled = {
+            let mut core = core()?.lock().unwrap_or_else(|e| e.into_inner());
+            let cpu = DeviceType::CPU;
+            core.set_properties(
+                &cpu,
+                [
+                    (RwPropertyKey::InferenceNumThreads, threads.as_str()),
+                    (RwPropertyKey::NumStreams, "1"),
+                    (RwPropertyKey::HintPerformanceMode, "LATENCY"),
+                    (RwPropertyKey::HintInferencePrecision, "f32"),
+                    (RwPropertyKey::HintEnableCpuPinning, "NO"),
+                ],
+            )
+            .map_err(ov_err(name, "properties"))?;
+            core.compile_model(&self.model, DeviceType::CPU)
+                .map_err(ov_err(name, "compile"))?
+        };
+        let request = compiled
+            .create_infer_request()
+            .map_err(ov_err(name, "request"))?;
+        self.compiled.push(Compiled {
+            batch,
+            request,
+            _model: compiled,
+        });
+        Ok(self.compiled.len() - 1)
+    }
+
+    /// Runs the network; see `Network::run`.
+    pub(super) fn run(&mut self, input: &[f32], shape: [usize; 4]) -> Result<&[Vec<f32>]> {
+        let name = self.name;
+        if let Some(hw) = self.input_hw {
+            if hw != [shape[1], shape[2], shape[3]] {
+                return Err(GazeError::Model {
+                    name,
+                    message: format!("input shape {shape:?} does not fit the network ({hw:?})"),
+                });
+            }
+        }
+        let i = self.compiled_for(shape[0])?;
+        let c = &mut self.compiled[i];
+        {
+            let mut t = c
+                .request
+                .get_input_tensor()
+                .map_err(ov_err(name, "input tensor"))?;
+            let data = t
+                .get_data_mut::<f32>()
+                .map_err(ov_err(name, "input data"))?;
+            if data.len() != input.len() {
+                return Err(GazeError::Model {
+                    name,
+                    message: format!(
+                        "input tensor holds {} values, got {}",
+                        data.len(),
+                        input.len()
+                    ),
+                });
+            }
+            data.copy_from_slice(input);
+        }
+        c.request.infer().map_err(ov_err(name, "infer"))?;
+        for (k, out_name) in self.outputs.iter().enumerate() {
+            let t = c
+                .request
+                .get_tensor(out_name)
+                .map_err(ov_err(name, "output"))?;
+            let typ = t.get_element_type().map_err(ov_err(name, "output type"))?;
+            if typ != ElementType::F32 {
+                return Err(GazeError::Model {
+                    name,
+                    message: format!("output {out_name} is {typ}, expected f32"),
+                });
+            }
+            let data = t.get_data::<f32>().map_err(ov_err(name, "output data"))?;
+            let buf = &mut self.results[k];
+            buf.clear();
+            buf.extend_from_slice(data);
+        }
+        Ok(&self.results)
+    }
+}
