@@ -41,6 +41,7 @@ fn checkpoint(sid: &str, seq: u64) -> Checkpoint {
         },
         segments,
         state: serde_json::json!({ "last_ms": seq * 5000, "blinks": seq, "label": "reading" }),
+        lease_token: 0,
     }
 }
 

@@ -8,7 +8,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// What went wrong in a store operation.
 ///
 /// The variants are meant to be mapped one-to-one onto HTTP statuses by the server:
-/// `NotFound` → 404, `Conflict` → 409, `Unauthorized` → 401, `Invalid` → 400,
+/// `NotFound` → 404, `Conflict` and `Fenced` → 409, `Unauthorized` → 401, `Invalid` → 400,
 /// `Unavailable` → 503, `Internal` → 500.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum StoreError {
@@ -22,6 +22,10 @@ pub enum StoreError {
     /// Wrong password, or an unknown, expired or revoked token. Carries no detail on purpose.
     #[error("unauthorized")]
     Unauthorized,
+    /// A write carried a lease fencing token that is not the session's current one: another
+    /// writer took the session over. Nothing was changed.
+    #[error("fenced: {0}")]
+    Fenced(String),
     /// The backend cannot be reached or did not answer in time. Retrying later may succeed;
     /// the store reconnects by itself.
     #[error("store unavailable: {0}")]

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use gaze_core::{SessionReport, TimelineSegment};
@@ -31,6 +31,29 @@ struct UserRec {
 struct SessRec {
     record: SessionRecord,
     timeline: VecDeque<TimelineSegment>,
+    /// Current fencing token (0 = never leased).
+    ltok: u64,
+    /// Current lease: holder and expiry.
+    lease: Option<(String, Instant)>,
+    /// Pending request to the holder.
+    lreq: Option<LeaseRequest>,
+}
+
+impl SessRec {
+    /// The holder of a lease that has not expired.
+    fn holder(&self) -> Option<(&str, Instant)> {
+        self.lease
+            .as_ref()
+            .filter(|(_, until)| *until > Instant::now())
+            .map(|(h, until)| (h.as_str(), *until))
+    }
+
+    fn live(&self) -> Result<()> {
+        if self.record.status == SessionStatus::Ended {
+            return Err(StoreError::Conflict("session has ended".into()));
+        }
+        Ok(())
+    }
 }
 
 struct TokenRec {
@@ -60,6 +83,8 @@ pub struct MemoryStore {
     inner: Mutex<Inner>,
     live: Mutex<HashMap<String, broadcast::Sender<String>>>,
     dummy_hash: Arc<OnceLock<String>>,
+    /// Rate-limit buckets: tokens, last update, expiry.
+    rates: Mutex<HashMap<String, (f64, Instant, Instant)>>,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -82,6 +107,7 @@ impl MemoryStore {
             inner: Mutex::new(Inner::default()),
             live: Mutex::new(HashMap::new()),
             dummy_hash: Arc::new(OnceLock::new()),
+            rates: Mutex::new(HashMap::new()),
         }
     }
 
@@ -300,6 +326,9 @@ impl Store for MemoryStore {
             SessRec {
                 record: record.clone(),
                 timeline: VecDeque::new(),
+                ltok: 0,
+                lease: None,
+                lreq: None,
             },
         );
         Ok(record)
@@ -319,6 +348,11 @@ impl Store for MemoryStore {
         let s = g.session_mut(session_id)?;
         if s.record.status == SessionStatus::Ended {
             return Err(StoreError::Conflict("session has ended".into()));
+        }
+        if checkpoint.lease_token != s.ltok {
+            return Ok(CheckpointOutcome::Fenced {
+                current_token: s.ltok,
+            });
         }
         let stored = s.record.checkpoint_seq;
         if checkpoint.seq <= stored {
@@ -341,7 +375,12 @@ impl Store for MemoryStore {
         Ok(CheckpointOutcome::Applied)
     }
 
-    async fn end_session(&self, session_id: &str, report: SessionReport) -> Result<SessionRecord> {
+    async fn end_session_fenced(
+        &self,
+        session_id: &str,
+        report: SessionReport,
+        lease_token: u64,
+    ) -> Result<SessionRecord> {
         validate::session_id(session_id)?;
         validate::report(&report)?;
         let mut g = self.lock();
@@ -349,6 +388,14 @@ impl Store for MemoryStore {
         if s.record.status == SessionStatus::Ended {
             return Err(StoreError::Conflict("session has already ended".into()));
         }
+        if lease_token != s.ltok {
+            return Err(StoreError::Fenced(format!(
+                "lease token {lease_token} is not the current {}",
+                s.ltok
+            )));
+        }
+        s.lease = None;
+        s.lreq = None;
         s.record.status = SessionStatus::Ended;
         s.record.report = Some(report);
         s.record.state = None;
@@ -357,6 +404,83 @@ impl Store for MemoryStore {
         let member = validate::index_member_for(record.started_at_ms, &record.id);
         g.live.remove(&member);
         Ok(record)
+    }
+
+    async fn acquire_lease(
+        &self,
+        session_id: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<LeaseAcquire> {
+        validate::session_id(session_id)?;
+        validate::lease(holder, ttl)?;
+        let mut g = self.lock();
+        let s = g.session_mut(session_id)?;
+        s.live()?;
+        if let Some((h, until)) = s.holder() {
+            if h != holder {
+                return Ok(LeaseAcquire::Held {
+                    holder: h.to_owned(),
+                    token: s.ltok,
+                    expires_in_ms: until.saturating_duration_since(Instant::now()).as_millis()
+                        as u64,
+                });
+            }
+        }
+        s.ltok += 1;
+        s.lease = Some((holder.to_owned(), Instant::now() + ttl));
+        s.lreq = None;
+        Ok(LeaseAcquire::Acquired {
+            token: s.ltok,
+            checkpoint_seq: s.record.checkpoint_seq,
+        })
+    }
+
+    async fn renew_lease(
+        &self,
+        session_id: &str,
+        holder: &str,
+        token: u64,
+        ttl: Duration,
+    ) -> Result<LeaseRenewal> {
+        validate::session_id(session_id)?;
+        validate::lease(holder, ttl)?;
+        let mut g = self.lock();
+        let s = g.session_mut(session_id)?;
+        s.live()?;
+        if s.ltok != token {
+            return Ok(LeaseRenewal::Fenced {
+                current_token: s.ltok,
+            });
+        }
+        s.lease = Some((holder.to_owned(), Instant::now() + ttl));
+        Ok(LeaseRenewal::Renewed { request: s.lreq })
+    }
+
+    async fn release_lease(&self, session_id: &str, token: u64) -> Result<bool> {
+        validate::session_id(session_id)?;
+        let mut g = self.lock();
+        let s = g.session_mut(session_id)?;
+        if s.ltok != token {
+            return Ok(false);
+        }
+        s.lease = None;
+        s.lreq = None;
+        Ok(true)
+    }
+
+    async fn request_lease(&self, session_id: &str, request: LeaseRequest) -> Result<bool> {
+        validate::session_id(session_id)?;
+        let mut g = self.lock();
+        let s = g.session_mut(session_id)?;
+        s.live()?;
+        if s.holder().is_none() {
+            return Ok(false);
+        }
+        if s.lreq != Some(LeaseRequest::End) {
+            s.lreq = Some(request);
+        }
+        Ok(true)
     }
 
     async fn get_session(&self, session_id: &str) -> Result<SessionRecord> {
@@ -463,6 +587,42 @@ impl Store for MemoryStore {
             }
         }
         Ok(())
+    }
+
+    async fn rate_limit(
+        &self,
+        key: &str,
+        capacity: u32,
+        window: Duration,
+        give_back: bool,
+    ) -> Result<Option<Duration>> {
+        validate::rate_key(key, window)?;
+        if capacity == 0 {
+            return Ok(None);
+        }
+        let now = Instant::now();
+        let cap = f64::from(capacity);
+        let per_sec = cap / window.as_secs_f64();
+        let mut rates = self.rates.lock().unwrap_or_else(|e| e.into_inner());
+        if rates.len() > 4096 {
+            rates.retain(|_, (_, _, until)| *until > now);
+        }
+        let tok = match rates.get(key) {
+            Some((tok, at, until)) if *until > now => {
+                (tok + now.saturating_duration_since(*at).as_secs_f64() * per_sec).min(cap)
+            }
+            _ => cap,
+        };
+        let (tok, wait) = if give_back {
+            ((tok + 1.0).min(cap), None)
+        } else if tok < 1.0 - 1e-9 {
+            let ms = ((1.0 - tok) / per_sec * 1000.0).ceil().max(1.0);
+            (tok, Some(Duration::from_millis(ms as u64)))
+        } else {
+            (tok - 1.0, None)
+        };
+        rates.insert(key.to_owned(), (tok, now, now + window));
+        Ok(wait)
     }
 
     async fn publish_live(&self, session_id: &str, message: &str) -> Result<usize> {

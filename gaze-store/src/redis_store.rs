@@ -15,10 +15,12 @@
 //! | `gz:{u:<uid>}:tokens` | zset | the user's token hashes, score = expiry (ms) |
 //! | `gz:{u:<uid>}:s:<sid>` | hash | session: `id owner source started_at status seq last_cp report state ended_at` |
 //! | `gz:{u:<uid>}:s:<sid>:tl` | list | timeline segments (JSON), capped to `max_timeline_len` (LTRIM) |
+//! | `gz:{u:<uid>}:s:<sid>:lease` | string | holder of the session's lease, `PX` = lease ttl (the fencing token is the hash field `ltok`, pending requests `lreq`) |
 //! | `gz:uname:<lowercase username>` | string | user id (unique claim, `SET NX`) |
 //! | `gz:email:<lowercase email>` | string | user id (unique claim, `SET NX`) |
 //! | `gz:tok:<sha256(token) hex>` | string | `<uid>\|<hash>`, with `PX` = token lifetime |
 //! | `gz:sessions:all` | zset | every session, members as above |
+//! | `gz:rl:<key>` | hash | shared rate-limit bucket: `tok at` (store clock ms), `PEXPIRE` = window |
 //! | `gz:sessions:live` | zset | sessions not ended yet |
 //!
 //! Pub/sub channel for live results: `gz:live:<sid>`.
@@ -75,6 +77,9 @@ fn k_session(uid: &str, sid: &str) -> String {
 fn k_timeline(uid: &str, sid: &str) -> String {
     format!("gz:{{u:{uid}}}:s:{sid}:tl")
 }
+fn k_lease(uid: &str, sid: &str) -> String {
+    format!("gz:{{u:{uid}}}:s:{sid}:lease")
+}
 fn k_uname(folded: &str) -> String {
     format!("gz:uname:{folded}")
 }
@@ -83,6 +88,9 @@ fn k_email(folded: &str) -> String {
 }
 fn k_token(hash: &str) -> String {
     format!("gz:tok:{hash}")
+}
+fn k_rate(key: &str) -> String {
+    format!("gz:rl:{key}")
 }
 const K_ALL: &str = "gz:sessions:all";
 const K_LIVE: &str = "gz:sessions:live";
@@ -164,15 +172,18 @@ return 1
     )
 });
 
-/// KEYS: session, timeline. ARGV: seq at_ms report state cap chunk prev_seq replace seg...
-/// Returns `{code, stored seq}`; code -1 no session; -2 ended; -3 gap; 0 duplicate;
-/// 1 applied. A resync (`replace` = 1) deletes the list before pushing its segments.
+/// KEYS: session, timeline. ARGV: seq at_ms report state cap chunk prev_seq replace token
+/// seg... Returns `{code, stored seq or current token}`; code -1 no session; -2 ended;
+/// -3 gap; -4 fenced (token is not the current one); 0 duplicate; 1 applied. A resync
+/// (`replace` = 1) deletes the list before pushing its segments.
 static CHECKPOINT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
-local cur = redis.call('HMGET', KEYS[1], 'status', 'seq')
+local cur = redis.call('HMGET', KEYS[1], 'status', 'seq', 'ltok')
 if not cur[1] then return {-1, 0} end
 if cur[1] ~= 'live' then return {-2, 0} end
+local ltok = tonumber(cur[3]) or 0
+if ltok ~= tonumber(ARGV[9]) then return {-4, ltok} end
 local stored = tonumber(cur[2]) or 0
 if stored >= tonumber(ARGV[1]) then return {0, stored} end
 local replace = ARGV[8] == '1'
@@ -180,9 +191,9 @@ if (not replace) and stored < tonumber(ARGV[7]) then return {-3, stored} end
 redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'last_cp', ARGV[2], 'report', ARGV[3], 'state', ARGV[4])
 if replace then redis.call('DEL', KEYS[2]) end
 local n = #ARGV
-if n > 8 then
+if n > 9 then
   local chunk = tonumber(ARGV[6])
-  local i = 9
+  local i = 10
   while i <= n do
     local j = math.min(i + chunk - 1, n)
     redis.call('RPUSH', KEYS[2], unpack(ARGV, i, j))
@@ -195,15 +206,112 @@ return {1, stored}
     )
 });
 
-/// KEYS: session. ARGV: report ended_at. -1 no session; -2 already ended; 1 ended.
+/// KEYS: session, lease. ARGV: report ended_at token. -1 no session; -2 already ended;
+/// -3 fenced; 1 ended.
 static END_SESSION: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
-local st = redis.call('HGET', KEYS[1], 'status')
-if not st then return -1 end
-if st ~= 'live' then return -2 end
+local st = redis.call('HMGET', KEYS[1], 'status', 'ltok')
+if not st[1] then return -1 end
+if st[1] ~= 'live' then return -2 end
+if (tonumber(st[2]) or 0) ~= tonumber(ARGV[3]) then return -3 end
 redis.call('HSET', KEYS[1], 'status', 'ended', 'report', ARGV[1], 'ended_at', ARGV[2])
-redis.call('HDEL', KEYS[1], 'state')
+redis.call('HDEL', KEYS[1], 'state', 'lreq')
+redis.call('DEL', KEYS[2])
+return 1
+"#,
+    )
+});
+
+/// KEYS: bucket. ARGV: capacity window_ms give_back(0/1). A token bucket on the server's
+/// clock (`TIME`): 0 taken / given back; > 0 refused, ms until a token is back.
+static RATE_LIMIT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local cap = tonumber(ARGV[1])
+local win = tonumber(ARGV[2])
+local per_ms = cap / win
+local h = redis.call('HMGET', KEYS[1], 'tok', 'at')
+local tok = tonumber(h[1]) or cap
+local at = tonumber(h[2]) or now
+if now > at then tok = math.min(cap, tok + (now - at) * per_ms) end
+local wait = 0
+if ARGV[3] == '1' then
+  tok = math.min(cap, tok + 1)
+elseif tok < 1 - 1e-9 then
+  wait = math.max(1, math.ceil((1 - tok) / per_ms))
+else
+  tok = tok - 1
+end
+redis.call('HSET', KEYS[1], 'tok', tostring(tok), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], win)
+return wait
+"#,
+    )
+});
+
+/// KEYS: session, lease. ARGV: holder ttl_ms. Returns `{code, token, holder, n}`: -1 no
+/// session; -2 ended; 0 held by `holder` (n = ms left); 1 acquired (n = checkpoint seq).
+static ACQUIRE_LEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local st = redis.call('HMGET', KEYS[1], 'status', 'ltok', 'seq')
+if not st[1] then return {-1, 0, '', 0} end
+if st[1] ~= 'live' then return {-2, 0, '', 0} end
+local tok = tonumber(st[2]) or 0
+local cur = redis.call('GET', KEYS[2])
+if cur and cur ~= ARGV[1] then return {0, tok, cur, redis.call('PTTL', KEYS[2])} end
+tok = tok + 1
+redis.call('HSET', KEYS[1], 'ltok', tok)
+redis.call('HDEL', KEYS[1], 'lreq')
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+return {1, tok, ARGV[1], tonumber(st[3]) or 0}
+"#,
+    )
+});
+
+/// KEYS: session, lease. ARGV: token holder ttl_ms. Returns `{code, token, request}`:
+/// -1 no session; -2 ended; -3 fenced (token = current); 1 renewed.
+static RENEW_LEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local st = redis.call('HMGET', KEYS[1], 'status', 'ltok', 'lreq')
+if not st[1] then return {-1, 0, ''} end
+if st[1] ~= 'live' then return {-2, 0, ''} end
+local tok = tonumber(st[2]) or 0
+if tok ~= tonumber(ARGV[1]) then return {-3, tok, ''} end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return {1, tok, st[3] or ''}
+"#,
+    )
+});
+
+/// KEYS: session, lease. ARGV: token. 1 released; 0 fenced; -1 no session.
+static RELEASE_LEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local tok = redis.call('HGET', KEYS[1], 'ltok')
+if not redis.call('HGET', KEYS[1], 'status') then return -1 end
+if (tonumber(tok) or 0) ~= tonumber(ARGV[1]) then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('HDEL', KEYS[1], 'lreq')
+return 1
+"#,
+    )
+});
+
+/// KEYS: session, lease. ARGV: request. -1 no session; -2 ended; 0 no lease held;
+/// 1 recorded (`end` is never downgraded to `release`).
+static REQUEST_LEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local st = redis.call('HMGET', KEYS[1], 'status', 'lreq')
+if not st[1] then return -1 end
+if st[1] ~= 'live' then return -2 end
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+if st[2] ~= 'end' then redis.call('HSET', KEYS[1], 'lreq', ARGV[1]) end
 return 1
 "#,
     )
@@ -866,6 +974,7 @@ impl Store for RedisStore {
                 if let Ok(sid) = validate::index_member(m) {
                     keys.push(k_session(user_id, sid));
                     keys.push(k_timeline(user_id, sid));
+                    keys.push(k_lease(user_id, sid));
                 }
             }
             let (n_s, n_t) = (members.len(), tokens.len());
@@ -990,6 +1099,7 @@ impl Store for RedisStore {
             self.cfg.max_timeline_len.max(1),
         );
         let (prev, replace) = (checkpoint.prev_seq, u8::from(checkpoint.replace_timeline));
+        let token = checkpoint.lease_token;
         let (r, stored): (i64, u64) = self
             .run(|mut c| async move {
                 let mut inv = CHECKPOINT.prepare_invoke();
@@ -1001,7 +1111,8 @@ impl Store for RedisStore {
                     .arg(cap)
                     .arg(PUSH_CHUNK)
                     .arg(prev)
-                    .arg(replace);
+                    .arg(replace)
+                    .arg(token);
                 for s in segments {
                     inv.arg(s);
                 }
@@ -1012,22 +1123,35 @@ impl Store for RedisStore {
             -1 => Err(StoreError::not_found("session")),
             -2 => Err(StoreError::Conflict("session has ended".into())),
             -3 => Ok(CheckpointOutcome::Gap { stored_seq: stored }),
+            -4 => Ok(CheckpointOutcome::Fenced {
+                current_token: stored,
+            }),
             0 => Ok(CheckpointOutcome::Duplicate),
             _ => Ok(CheckpointOutcome::Applied),
         }
     }
 
-    async fn end_session(&self, session_id: &str, report: SessionReport) -> Result<SessionRecord> {
+    async fn end_session_fenced(
+        &self,
+        session_id: &str,
+        report: SessionReport,
+        lease_token: u64,
+    ) -> Result<SessionRecord> {
         let owner = validate::session_id(session_id)?.to_owned();
         let json = validate::report(&report)?;
-        let key = k_session(&owner, session_id);
+        let (key, lease) = (
+            k_session(&owner, session_id),
+            k_lease(&owner, session_id),
+        );
         let now = crypto::now_ms();
         let r: i64 = self
             .run(|mut c| async move {
                 END_SESSION
                     .key(key)
+                    .key(lease)
                     .arg(json)
                     .arg(now)
+                    .arg(lease_token)
                     .invoke_async(&mut c)
                     .await
             })
@@ -1035,6 +1159,11 @@ impl Store for RedisStore {
         match r {
             -1 => return Err(StoreError::not_found("session")),
             -2 => return Err(StoreError::Conflict("session has already ended".into())),
+            -3 => {
+                return Err(StoreError::Fenced(format!(
+                    "lease token {lease_token} is not the session's current one"
+                )));
+            }
             _ => {}
         }
         let rec = self
@@ -1047,6 +1176,124 @@ impl Store for RedisStore {
         )
         .await?;
         Ok(rec)
+    }
+
+    async fn acquire_lease(
+        &self,
+        session_id: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<LeaseAcquire> {
+        let owner = validate::session_id(session_id)?;
+        validate::lease(holder, ttl)?;
+        let keys = [k_session(owner, session_id), k_lease(owner, session_id)];
+        let (h, ttl_ms) = (holder.to_owned(), ttl.as_millis() as u64);
+        let (code, token, who, n): (i64, u64, String, i64) = self
+            .run(|mut c| async move {
+                ACQUIRE_LEASE
+                    .key(&keys[0])
+                    .key(&keys[1])
+                    .arg(h)
+                    .arg(ttl_ms)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        match code {
+            -1 => Err(StoreError::not_found("session")),
+            -2 => Err(StoreError::Conflict("session has ended".into())),
+            0 => Ok(LeaseAcquire::Held {
+                holder: who,
+                token,
+                expires_in_ms: n.max(0) as u64,
+            }),
+            _ => Ok(LeaseAcquire::Acquired {
+                token,
+                checkpoint_seq: n.max(0) as u64,
+            }),
+        }
+    }
+
+    async fn renew_lease(
+        &self,
+        session_id: &str,
+        holder: &str,
+        token: u64,
+        ttl: Duration,
+    ) -> Result<LeaseRenewal> {
+        let owner = validate::session_id(session_id)?;
+        validate::lease(holder, ttl)?;
+        let keys = [k_session(owner, session_id), k_lease(owner, session_id)];
+        let (h, ttl_ms) = (holder.to_owned(), ttl.as_millis() as u64);
+        let (code, current, req): (i64, u64, String) = self
+            .run(|mut c| async move {
+                RENEW_LEASE
+                    .key(&keys[0])
+                    .key(&keys[1])
+                    .arg(token)
+                    .arg(h)
+                    .arg(ttl_ms)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        match code {
+            -1 => Err(StoreError::not_found("session")),
+            -2 => Err(StoreError::Conflict("session has ended".into())),
+            -3 => Ok(LeaseRenewal::Fenced {
+                current_token: current,
+            }),
+            _ => Ok(LeaseRenewal::Renewed {
+                request: match req.as_str() {
+                    "end" => Some(LeaseRequest::End),
+                    "release" => Some(LeaseRequest::Release),
+                    _ => None,
+                },
+            }),
+        }
+    }
+
+    async fn release_lease(&self, session_id: &str, token: u64) -> Result<bool> {
+        let owner = validate::session_id(session_id)?;
+        let keys = [k_session(owner, session_id), k_lease(owner, session_id)];
+        let r: i64 = self
+            .run(|mut c| async move {
+                RELEASE_LEASE
+                    .key(&keys[0])
+                    .key(&keys[1])
+                    .arg(token)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        match r {
+            -1 => Err(StoreError::not_found("session")),
+            r => Ok(r == 1),
+        }
+    }
+
+    async fn request_lease(&self, session_id: &str, request: LeaseRequest) -> Result<bool> {
+        let owner = validate::session_id(session_id)?;
+        let keys = [k_session(owner, session_id), k_lease(owner, session_id)];
+        let kind = match request {
+            LeaseRequest::End => "end",
+            LeaseRequest::Release => "release",
+        };
+        let r: i64 = self
+            .run(|mut c| async move {
+                REQUEST_LEASE
+                    .key(&keys[0])
+                    .key(&keys[1])
+                    .arg(kind)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        match r {
+            -1 => Err(StoreError::not_found("session")),
+            -2 => Err(StoreError::Conflict("session has ended".into())),
+            r => Ok(r == 1),
+        }
     }
 
     async fn get_session(&self, session_id: &str) -> Result<SessionRecord> {
@@ -1172,6 +1419,32 @@ impl Store for RedisStore {
             }
         }
         Ok(())
+    }
+
+    async fn rate_limit(
+        &self,
+        key: &str,
+        capacity: u32,
+        window: Duration,
+        give_back: bool,
+    ) -> Result<Option<Duration>> {
+        validate::rate_key(key, window)?;
+        if capacity == 0 {
+            return Ok(None);
+        }
+        let (k, win) = (k_rate(key), window.as_millis().max(1) as u64);
+        let wait: i64 = self
+            .run(|mut c| async move {
+                RATE_LIMIT
+                    .key(k)
+                    .arg(capacity)
+                    .arg(win)
+                    .arg(u8::from(give_back))
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok((wait > 0).then(|| Duration::from_millis(wait as u64)))
     }
 
     async fn publish_live(&self, session_id: &str, message: &str) -> Result<usize> {
@@ -1311,6 +1584,7 @@ mod tests {
             k_user_tokens(uid),
             k_session(uid, &sid),
             k_timeline(uid, &sid),
+            k_lease(uid, &sid),
         ] {
             assert!(k.starts_with("gz:{u:0123456789abcdef}:"), "{k}");
         }

@@ -105,8 +105,55 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<CheckpointOutcome>;
 
     /// Ends a live session with its final report (its `timeline` is stored as given).
-    /// `Conflict` if it already ended.
-    async fn end_session(&self, session_id: &str, report: SessionReport) -> Result<SessionRecord>;
+    /// `Conflict` if it already ended. Unfenced: refused with `Fenced` once the session has
+    /// been leased (use [`Store::end_session_fenced`] with the lease's token).
+    async fn end_session(&self, session_id: &str, report: SessionReport) -> Result<SessionRecord> {
+        self.end_session_fenced(session_id, report, 0).await
+    }
+
+    /// Ends a live session with its final report, accepted only with the session's current
+    /// lease token (0 = never leased); `Fenced` otherwise, `Conflict` if it already ended.
+    /// The lease and any pending request are dropped with it.
+    async fn end_session_fenced(
+        &self,
+        session_id: &str,
+        report: SessionReport,
+        lease_token: u64,
+    ) -> Result<SessionRecord>;
+
+    // ---- ownership (leases with fencing tokens) ------------------------------------------
+
+    /// Takes ownership of a live session for `ttl` (100 ms – 10 min) on behalf of `holder`
+    /// (an instance id, ≤ 128 printable bytes): granted when no lease exists, it expired or
+    /// was released, or `holder` already holds it. A grant bumps the session's fencing token,
+    /// so every write of a previous holder is refused from then on. `Held` if someone else's
+    /// lease is still running; `NotFound` / `Conflict` (ended) otherwise.
+    async fn acquire_lease(
+        &self,
+        session_id: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<LeaseAcquire>;
+
+    /// Extends the lease for `ttl` if `token` is still the session's current token (it is
+    /// re-created if it had expired and nobody took over meanwhile). `Fenced` if someone took
+    /// the session over; `Conflict` if it ended. Reports a pending [`LeaseRequest`].
+    async fn renew_lease(
+        &self,
+        session_id: &str,
+        holder: &str,
+        token: u64,
+        ttl: Duration,
+    ) -> Result<LeaseRenewal>;
+
+    /// Releases the lease if `token` is current (the next `acquire_lease` succeeds at once).
+    /// Returns false when fenced (nothing done).
+    async fn release_lease(&self, session_id: &str, token: u64) -> Result<bool>;
+
+    /// Asks the current holder to release or end the session (it sees the request on its
+    /// next renewal). Returns false when no lease is held (acquire it instead). An `End`
+    /// request is not downgraded by a later `Release`.
+    async fn request_lease(&self, session_id: &str, request: LeaseRequest) -> Result<bool>;
 
     /// One session; `NotFound` if absent.
     async fn get_session(&self, session_id: &str) -> Result<SessionRecord>;
@@ -138,6 +185,21 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Revokes a token. Revoking an unknown token is not an error.
     async fn revoke_token(&self, token: &str) -> Result<()>;
+
+    // ---- shared rate limits ---------------------------------------------------------------
+
+    /// A token bucket shared by every server instance on this store: at most `capacity`
+    /// takes per `window` for `key` (≤ 200 bytes), refilled continuously (store clock).
+    /// Takes a token, or with `give_back` returns one (never above `capacity`). `Some(wait)`
+    /// when the bucket is empty (nothing taken): the time until a token is back. A bucket
+    /// untouched for a window is forgotten (expires). `capacity` 0 never refuses.
+    async fn rate_limit(
+        &self,
+        key: &str,
+        capacity: u32,
+        window: Duration,
+        give_back: bool,
+    ) -> Result<Option<Duration>>;
 
     // ---- live fan-out ------------------------------------------------------------------
 

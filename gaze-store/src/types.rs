@@ -114,6 +114,12 @@ pub struct Checkpoint {
     pub segments: Vec<TimelineSegment>,
     /// Opaque state the server needs to resume its accounting (≤ 16 MiB as JSON).
     pub state: serde_json::Value,
+    /// Fencing token of the writer's lease ([`Store::acquire_lease`](crate::Store::acquire_lease)).
+    /// Must equal the session's current token, else nothing is applied and the store answers
+    /// [`CheckpointOutcome::Fenced`]. 0 (the serde default) only matches a session that was
+    /// never leased.
+    #[serde(default)]
+    pub lease_token: u64,
 }
 
 /// Result of [`Store::checkpoint`](crate::Store::checkpoint).
@@ -129,6 +135,63 @@ pub enum CheckpointOutcome {
     Gap {
         /// The `seq` the store holds (0 = no checkpoint).
         stored_seq: u64,
+    },
+    /// The checkpoint's `lease_token` is not the session's current one: another writer took
+    /// the session over (or the writer never held it). Nothing changed; the writer must stop
+    /// writing for this session.
+    Fenced {
+        /// The session's current fencing token.
+        current_token: u64,
+    },
+}
+
+/// Result of [`Store::acquire_lease`](crate::Store::acquire_lease).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseAcquire {
+    /// The caller owns the session now, with a fresh fencing token (greater than every
+    /// token handed out before for this session).
+    Acquired {
+        /// Fencing token to pass with every checkpoint / end of this session.
+        token: u64,
+        /// `seq` of the session's last stored checkpoint (resume from there).
+        checkpoint_seq: u64,
+    },
+    /// Another holder's lease has not expired (nor been released).
+    Held {
+        /// Who holds it (the string given to `acquire_lease`).
+        holder: String,
+        /// Its fencing token.
+        token: u64,
+        /// Milliseconds until the lease expires unless renewed.
+        expires_in_ms: u64,
+    },
+}
+
+/// What another instance asks the holder of a session's lease to do
+/// ([`Store::request_lease`](crate::Store::request_lease)); the holder learns it when it
+/// renews the lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaseRequest {
+    /// Hand the session over: write a last checkpoint, release the lease, close its sockets.
+    Release,
+    /// End the session (store its final report).
+    End,
+}
+
+/// Result of [`Store::renew_lease`](crate::Store::renew_lease).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseRenewal {
+    /// Still the holder; the lease runs for another `ttl`. `request` is set when another
+    /// instance asked for the session ([`LeaseRequest`]).
+    Renewed {
+        /// A pending request from another instance, if any.
+        request: Option<LeaseRequest>,
+    },
+    /// Someone else took the session over since (their token is newer): stop writing.
+    Fenced {
+        /// The session's current fencing token.
+        current_token: u64,
     },
 }
 

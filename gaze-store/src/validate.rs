@@ -211,3 +211,32 @@ mod tests {
         assert!(index_member("zz:foo").is_err());
     }
 }
+
+/// Lease holder names go into Redis values: printable, bounded.
+pub(crate) fn lease(holder: &str, ttl: std::time::Duration) -> Result<()> {
+    if holder.is_empty()
+        || holder.len() > 128
+        || holder.chars().any(|c| c.is_control() || c == '|')
+    {
+        return Err(StoreError::invalid(
+            "lease holder must be 1-128 printable bytes without '|'",
+        ));
+    }
+    if ttl < std::time::Duration::from_millis(100) || ttl > std::time::Duration::from_secs(600) {
+        return Err(StoreError::invalid("lease ttl must be 100 ms - 10 min"));
+    }
+    Ok(())
+}
+
+/// Rate-limit keys go into Redis key names: bounded, printable.
+pub(crate) fn rate_key(key: &str, window: std::time::Duration) -> Result<()> {
+    if key.is_empty() || key.len() > 200 || key.chars().any(|c| c.is_control()) {
+        return Err(StoreError::invalid(
+            "rate-limit key must be 1-200 printable bytes",
+        ));
+    }
+    if window < std::time::Duration::from_millis(1) || window > std::time::Duration::from_secs(86_400) {
+        return Err(StoreError::invalid("rate-limit window must be 1 ms - 1 day"));
+    }
+    Ok(())
+}

@@ -35,7 +35,7 @@ async fn redis() -> (RedisServer, common::S, common::S) {
 mod memory_backend {
     use super::*;
     cases!(memory; users_basic, input_limits, concurrent_registration, calibration,
-        session_lifecycle, timeline_cap, checkpoint_gap, pagination, pagination_under_concurrent_inserts,
+        session_lifecycle, timeline_cap, checkpoint_gap, leases, pagination, pagination_under_concurrent_inserts,
         tokens, token_expiry, delete_user);
 
     #[tokio::test]
@@ -43,18 +43,30 @@ mod memory_backend {
         let (_g, s, s2) = super::memory().await;
         common::live_fanout(&s, &s2).await;
     }
+
+    #[tokio::test]
+    async fn rate_limits() {
+        let (_g, s, s2) = super::memory().await;
+        common::rate_limits(&s, &s2).await;
+    }
 }
 
 mod redis_single {
     use super::*;
     cases!(redis; users_basic, input_limits, concurrent_registration, calibration,
-        session_lifecycle, timeline_cap, checkpoint_gap, pagination, pagination_under_concurrent_inserts,
+        session_lifecycle, timeline_cap, checkpoint_gap, leases, pagination, pagination_under_concurrent_inserts,
         tokens, token_expiry, delete_user);
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn live_fanout() {
         let (_g, s, s2) = super::redis().await;
         common::live_fanout(&s, &s2).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rate_limits() {
+        let (_g, s, s2) = super::redis().await;
+        common::rate_limits(&s, &s2).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -66,6 +66,7 @@ pub fn checkpoint(sid: &str, seq: u64, segs: std::ops::Range<usize>) -> Checkpoi
         report: report(sid, seq as f64),
         segments: segs.map(seg).collect(),
         state: serde_json::json!({ "seq": seq, "acc": [1, 2, 3] }),
+        lease_token: 0,
     }
 }
 
@@ -827,6 +828,211 @@ pub async fn live_fanout(s: &S, s2: &S) {
     assert!(is_not_found(s.subscribe_live("bogus").await));
 }
 
+fn acquired(r: Result<LeaseAcquire>) -> (u64, u64) {
+    match r {
+        Ok(LeaseAcquire::Acquired {
+            token,
+            checkpoint_seq,
+        }) => (token, checkpoint_seq),
+        other => panic!("expected Acquired, got {other:?}"),
+    }
+}
+
+fn fenced<T: std::fmt::Debug>(r: Result<T>) -> bool {
+    matches!(r, Err(StoreError::Fenced(_)))
+}
+
+/// Session ownership: leases with fencing tokens. A writer whose token is not the current
+/// one changes nothing (checkpoints, ends); leases expire, are renewed (re-created when
+/// nobody took over), released, and requested by other holders; one of many concurrent
+/// takeovers wins.
+pub async fn leases(s: &S) {
+    let ttl = Duration::from_secs(5);
+    let u = new_user(s, "lease").await;
+    let sess = new_session(s, &u.id, 7).await;
+    let id = sess.id.as_str();
+    // Never leased: token 0 writes are accepted (stores without leases keep working).
+    assert_eq!(
+        s.checkpoint(id, checkpoint(id, 1, 0..2)).await.unwrap(),
+        CheckpointOutcome::Applied
+    );
+    let (t1, seq) = acquired(s.acquire_lease(id, "inst-a", ttl).await);
+    assert_eq!((t1, seq), (1, 1));
+    // From now on only the current token writes.
+    assert_eq!(
+        s.checkpoint(id, checkpoint(id, 2, 2..3)).await.unwrap(),
+        CheckpointOutcome::Fenced { current_token: 1 }
+    );
+    let cp2 = Checkpoint {
+        lease_token: t1,
+        ..next_checkpoint(id, 2, 2..4)
+    };
+    assert_eq!(
+        s.checkpoint(id, cp2).await.unwrap(),
+        CheckpointOutcome::Applied
+    );
+    // Someone else waits while the lease runs.
+    match s.acquire_lease(id, "inst-b", ttl).await.unwrap() {
+        LeaseAcquire::Held {
+            holder,
+            token,
+            expires_in_ms,
+        } => {
+            assert_eq!((holder.as_str(), token), ("inst-a", t1));
+            assert!(expires_in_ms > 0 && expires_in_ms <= 5000, "{expires_in_ms}");
+        }
+        other => panic!("expected Held, got {other:?}"),
+    }
+    // Re-acquiring one's own lease is granted with a new token (the old one is fenced).
+    let (t2, _) = acquired(s.acquire_lease(id, "inst-a", ttl).await);
+    assert!(t2 > t1);
+    assert_eq!(
+        s.renew_lease(id, "inst-a", t1, ttl).await.unwrap(),
+        LeaseRenewal::Fenced { current_token: t2 }
+    );
+    assert_eq!(
+        s.renew_lease(id, "inst-a", t2, ttl).await.unwrap(),
+        LeaseRenewal::Renewed { request: None }
+    );
+    // Requests reach the holder on its next renewal; End is not downgraded.
+    assert!(s.request_lease(id, LeaseRequest::Release).await.unwrap());
+    assert_eq!(
+        s.renew_lease(id, "inst-a", t2, ttl).await.unwrap(),
+        LeaseRenewal::Renewed {
+            request: Some(LeaseRequest::Release)
+        }
+    );
+    assert!(s.request_lease(id, LeaseRequest::End).await.unwrap());
+    assert!(s.request_lease(id, LeaseRequest::Release).await.unwrap());
+    assert_eq!(
+        s.renew_lease(id, "inst-a", t2, ttl).await.unwrap(),
+        LeaseRenewal::Renewed {
+            request: Some(LeaseRequest::End)
+        }
+    );
+    // Released: taken at once by another holder, the request cleared.
+    assert!(!s.release_lease(id, t1).await.unwrap(), "stale token releases nothing");
+    assert!(s.release_lease(id, t2).await.unwrap());
+    assert!(!s.request_lease(id, LeaseRequest::Release).await.unwrap(), "no holder");
+    let (t3, seq) = acquired(s.acquire_lease(id, "inst-b", ttl).await);
+    assert!(t3 > t2);
+    assert_eq!(seq, 2);
+    assert_eq!(
+        s.renew_lease(id, "inst-b", t3, ttl).await.unwrap(),
+        LeaseRenewal::Renewed { request: None }
+    );
+    // The old holder is fenced everywhere and changes nothing.
+    let stale = Checkpoint {
+        lease_token: t2,
+        ..next_checkpoint(id, 3, 4..6)
+    };
+    assert_eq!(
+        s.checkpoint(id, stale).await.unwrap(),
+        CheckpointOutcome::Fenced { current_token: t3 }
+    );
+    assert!(fenced(s.end_session_fenced(id, report(id, 9.0), t2).await));
+    assert!(fenced(s.end_session(id, report(id, 9.0)).await));
+    let rec = s.get_session(id).await.unwrap();
+    assert_eq!((rec.status, rec.checkpoint_seq), (SessionStatus::Live, 2));
+    assert_eq!(s.get_timeline(id).await.unwrap().len(), 4);
+    // Expiry: a lease not renewed in time is taken over.
+    assert_eq!(
+        s.renew_lease(id, "inst-b", t3, Duration::from_millis(150))
+            .await
+            .unwrap(),
+        LeaseRenewal::Renewed { request: None }
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let (t4, _) = acquired(s.acquire_lease(id, "inst-c", Duration::from_millis(150)).await);
+    assert!(t4 > t3);
+    assert_eq!(
+        s.renew_lease(id, "inst-b", t3, ttl).await.unwrap(),
+        LeaseRenewal::Fenced { current_token: t4 }
+    );
+    // Expired but nobody took over: the holder's renewal re-creates it.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        s.renew_lease(id, "inst-c", t4, ttl).await.unwrap(),
+        LeaseRenewal::Renewed { request: None }
+    );
+    assert!(matches!(
+        s.acquire_lease(id, "inst-d", ttl).await.unwrap(),
+        LeaseAcquire::Held { .. }
+    ));
+    // Many concurrent takeovers of a released lease: exactly one wins.
+    assert!(s.release_lease(id, t4).await.unwrap());
+    let tries = (0..20).map(|i| {
+        let s = s.clone();
+        let id = id.to_owned();
+        async move { s.acquire_lease(&id, &format!("racer-{i}"), ttl).await }
+    });
+    let results = futures_util::future::join_all(tries).await;
+    let winners: Vec<u64> = results
+        .iter()
+        .filter_map(|r| match r {
+            Ok(LeaseAcquire::Acquired { token, .. }) => Some(*token),
+            Ok(LeaseAcquire::Held { .. }) => None,
+            Err(e) => panic!("acquire failed: {e}"),
+        })
+        .collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    let t5 = winners[0];
+    assert!(t5 > t4);
+    // The current holder ends it; the lease goes with the session.
+    let cp3 = Checkpoint {
+        lease_token: t5,
+        ..next_checkpoint(id, 3, 4..6)
+    };
+    assert_eq!(
+        s.checkpoint(id, cp3).await.unwrap(),
+        CheckpointOutcome::Applied
+    );
+    let ended = s.end_session_fenced(id, report(id, 9.0), t5).await.unwrap();
+    assert_eq!(ended.status, SessionStatus::Ended);
+    assert!(is_conflict(s.acquire_lease(id, "inst-a", ttl).await));
+    assert!(is_conflict(s.renew_lease(id, "inst-a", t5, ttl).await));
+    assert!(is_conflict(s.request_lease(id, LeaseRequest::End).await));
+    assert_eq!(s.get_timeline(id).await.unwrap().len(), 6);
+    // Bad input.
+    assert!(is_not_found(s.acquire_lease("bogus", "a", ttl).await));
+    let other = new_session(s, &u.id, 8).await;
+    assert!(is_invalid(s.acquire_lease(&other.id, "", ttl).await));
+    assert!(is_invalid(s.acquire_lease(&other.id, "a|b", ttl).await));
+    assert!(is_invalid(
+        s.acquire_lease(&other.id, "a", Duration::from_millis(10)).await
+    ));
+}
+
+/// Shared rate-limit buckets: one budget across store instances (server instances), a
+/// refused take takes nothing and says how long to wait, give-back, refill over the window.
+pub async fn rate_limits(s: &S, s2: &S) {
+    let key = format!("login_user:{}", unique_username("rl"));
+    let window = Duration::from_millis(3000);
+    for i in 0..3 {
+        let st = if i % 2 == 0 { s } else { s2 };
+        assert_eq!(st.rate_limit(&key, 3, window, false).await.unwrap(), None, "take {i}");
+    }
+    let wait = s2.rate_limit(&key, 3, window, false).await.unwrap();
+    let wait = wait.expect("4th take refused on the other instance");
+    assert!(wait > Duration::ZERO && wait <= Duration::from_millis(1000), "{wait:?}");
+    assert!(s.rate_limit(&key, 3, window, false).await.unwrap().is_some());
+    // A give-back makes room for exactly one more.
+    assert_eq!(s.rate_limit(&key, 3, window, true).await.unwrap(), None);
+    assert_eq!(s2.rate_limit(&key, 3, window, false).await.unwrap(), None);
+    assert!(s.rate_limit(&key, 3, window, false).await.unwrap().is_some());
+    // Refill: one token per window / capacity.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(s.rate_limit(&key, 3, window, false).await.unwrap(), None);
+    // Other keys are independent; capacity 0 never refuses; bad keys are refused.
+    let other = format!("{key}-other");
+    assert_eq!(s.rate_limit(&other, 1, window, false).await.unwrap(), None);
+    assert!(s.rate_limit(&other, 1, window, false).await.unwrap().is_some());
+    assert_eq!(s.rate_limit(&other, 0, window, false).await.unwrap(), None);
+    assert!(is_invalid(s.rate_limit("", 1, window, false).await));
+    assert!(is_invalid(s.rate_limit(&"k".repeat(201), 1, window, false).await));
+    assert!(is_invalid(s.rate_limit("a\nb", 1, window, false).await));
+}
+
 /// Every case, in order (used where one store serves the whole suite, e.g. the cluster).
 pub async fn run_all(s: &S, s2: &S) {
     users_basic(s).await;
@@ -836,10 +1042,12 @@ pub async fn run_all(s: &S, s2: &S) {
     session_lifecycle(s).await;
     timeline_cap(s).await;
     checkpoint_gap(s).await;
+    leases(s).await;
     pagination(s).await;
     pagination_under_concurrent_inserts(s).await;
     tokens(s).await;
     token_expiry(s).await;
     delete_user(s).await;
     live_fanout(s, s2).await;
+    rate_limits(s, s2).await;
 }
