@@ -10,8 +10,8 @@
 # with "file too short". Before running CMD the script checks that the hiding works: loading
 # libopencv_core through dlopen must fail inside the namespace.
 #
-# HIDE_LIBS="libX11 libtbb ..." hides libraries with these name prefixes too (e.g. everything a
-# wheel bundles).
+# HIDE_LIBS="libX11 libtbb ..." hides these libraries too (libX11.so*, libtbb.so*; e.g. all
+# that a wheel bundles).
 #
 # Exit status: that of CMD; 77 when the libraries cannot be hidden here (no unshare, not root
 # and no user namespaces); the reason is printed on stderr. Callers print it as a skip.
@@ -41,12 +41,13 @@ if [ "${GAZE_HIDE_INNER:-}" != 1 ]; then
 fi
 
 # Inside the namespace: every real file behind a libopencv_* name (and the HIDE_LIBS prefixes).
-prefixes=(libopencv_ ${HIDE_LIBS:-})
+prefixes=(libopencv_)
+for l in ${HIDE_LIBS:-}; do prefixes+=("$l.so"); done
 mapfile -t files < <(
   for p in "${prefixes[@]}"; do
     ldconfig -p 2>/dev/null | awk -v p="$p" 'index($1, p) == 1 {print $NF}'
     for d in /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib /usr/local/lib /usr/local/lib64 /lib/x86_64-linux-gnu; do
-      [ -d "$d" ] && find "$d" -maxdepth 1 -name "$p*.so*" 2>/dev/null
+      if [ -d "$d" ]; then find "$d" -maxdepth 1 -name "$p*" 2>/dev/null; fi
     done
   done | while read -r f; do [ -e "$f" ] && readlink -f "$f"; done | sort -u
 )
@@ -65,6 +66,6 @@ if [ -n "$probe" ] && command -v python3 >/dev/null; then
     exit 1
   fi
 fi
-echo "hide-system-opencv: ${#files[@]} system libraries hidden (${prefixes[*]}*) (e.g. ${probe:-none} no longer loads)" >&2
+echo "hide-system-opencv: ${#files[@]} system libraries hidden (${prefixes[*]}) (e.g. ${probe:-none} no longer loads)" >&2
 unset GAZE_HIDE_INNER
 exec "$@"
