@@ -113,7 +113,7 @@ soak:
 
 ## Activity model evaluation protocol (not part of `make test`; needs the shared data folder):
 ## features from the Rust code → leave-one-dataset-out / leave-one-subject-out fold models
-## (gaze-core/training/train_activity.py, LightGBM in .venv-train) → time-level scores at the
+## (gaze-activity/training/train_activity.py, LightGBM in .venv-train) → time-level scores at the
 ## native rate and degraded to webcam conditions, next to the earlier model (baseline).
 ## make eval-activity DATA=/work/shared/testdata/activity   (≈ 30 min on 2 cores)
 DATA ?= /work/shared/testdata/activity
@@ -121,16 +121,16 @@ EVAL_OUT ?= target/eval-activity
 TRAIN_PY ?= .venv-train/bin/python
 $(TRAIN_PY):
 	python3 -m venv .venv-train
-	.venv-train/bin/pip install -q -r gaze-core/training/requirements.txt
+	.venv-train/bin/pip install -q -r gaze-activity/training/requirements.txt
 eval-activity: $(TRAIN_PY)
 	mkdir -p $(EVAL_OUT)
 	$(CARGO) run --release -p gaze-examples --bin activity_protocol -- dump $(DATA) $(EVAL_OUT)/rows.csv --augment 2
-	$(TRAIN_PY) gaze-core/training/train_activity.py $(EVAL_OUT)/rows.csv --folds $(EVAL_OUT)/models
+	$(TRAIN_PY) gaze-activity/training/train_activity.py $(EVAL_OUT)/rows.csv --folds $(EVAL_OUT)/models
 	$(CARGO) run --release -p gaze-examples --bin activity_protocol -- eval $(DATA) --models $(EVAL_OUT)/models --json $(EVAL_OUT)/summary.json | tee $(EVAL_OUT)/report.txt
 
-## Retrains the shipped activity model (gaze-core/src/activity/activity_trees.json) on all of
+## Retrains the shipped activity model (gaze-activity/src/activity/activity_trees.json) on all of
 ## the data folder's reading / browsing / watching recordings (same rows as eval-activity).
 train-activity: $(TRAIN_PY)
 	mkdir -p $(EVAL_OUT)
 	[ -s $(EVAL_OUT)/rows.csv ] || $(CARGO) run --release -p gaze-examples --bin activity_protocol -- dump $(DATA) $(EVAL_OUT)/rows.csv --augment 2
-	$(TRAIN_PY) gaze-core/training/train_activity.py $(EVAL_OUT)/rows.csv --full gaze-core/src/activity/activity_trees.json
+	$(TRAIN_PY) gaze-activity/training/train_activity.py $(EVAL_OUT)/rows.csv --full gaze-activity/src/activity/activity_trees.json

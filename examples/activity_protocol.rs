@@ -4,7 +4,7 @@
 //! ```text
 //! # 1. per-second feature rows (native rate + N webcam-degraded copies) for the training script
 //! activity_protocol dump <activity data folder> <rows.csv> [--augment N]
-//! # 2. score fold models written by gaze-core/training/train_activity.py (and the baseline)
+//! # 2. score fold models written by gaze-activity/training/train_activity.py (and the baseline)
 //! activity_protocol eval <activity data folder> --models <dir> [--json <summary.json>] [--schemes main,loso]
 //! ```
 //! (`make eval-activity DATA=…` runs both with the training script in between.)

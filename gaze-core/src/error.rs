@@ -84,3 +84,17 @@ pub enum GazeError {
 
 /// Result alias for gaze-core.
 pub type Result<T, E = GazeError> = std::result::Result<T, E>;
+
+/// An error of the pure half ([`gaze_activity::Error`]) becomes the [`GazeError`] variant of
+/// the same name, so `?` carries it through vision code and the bindings see one error type.
+impl From<gaze_activity::Error> for GazeError {
+    fn from(err: gaze_activity::Error) -> Self {
+        match err {
+            gaze_activity::Error::Calibration(m) => GazeError::Calibration(m),
+            gaze_activity::Error::Config(m) => GazeError::Config(m),
+            gaze_activity::Error::Activity(m) => GazeError::Activity(m),
+            gaze_activity::Error::Json(e) => GazeError::Json(e),
+            other => GazeError::Activity(other.to_string()),
+        }
+    }
+}

@@ -13,9 +13,7 @@
 
 #![deny(missing_docs)]
 
-pub mod activity;
 pub mod blink;
-pub mod calibration;
 pub mod error;
 pub mod face;
 pub mod frame;
@@ -25,22 +23,26 @@ pub mod inference;
 pub mod iris;
 pub mod keypoint_flow;
 pub mod models;
-pub mod result;
-pub mod session;
 pub mod smoothing;
 pub mod tracker;
-pub mod wire;
 
-pub use activity::{ActivityClassifier, ActivityConfig, GazeSample, ScreenGeometry};
-pub use calibration::{Calibration, CalibrationSample, GazeFeatures};
+// The pure-Rust half (result types, activity model, sessions, calibration) lives in
+// gaze-activity; its modules and names are re-exported here so `gaze_core::…` paths keep
+// working and `gaze_core::Session` is `gaze_activity::Session`.
+pub use gaze_activity;
+pub use gaze_activity::{activity, calibration, result, session, wire};
+
 pub use error::{GazeError, Result};
 pub use frame::{Frame, PixelFormat};
 pub use inference::{Engine, EngineChoice, InferenceConfig};
-pub use result::*;
-pub use session::{Activity, ActivityTimes, Attention, SessionReport, TimelineSegment};
-pub use session::{GazeHeatmap, HeatmapPlane, LiveStatus, Session, SessionSnapshot};
-pub use session::{
+pub use gaze_activity::Error as ActivityError;
+pub use gaze_activity::FrameMessage;
+pub use gaze_activity::result::*;
+pub use gaze_activity::{Activity, ActivityTimes, Attention, SessionReport, TimelineSegment};
+pub use gaze_activity::{ActivityClassifier, ActivityConfig, GazeSample, ScreenGeometry};
+pub use gaze_activity::{Calibration, CalibrationSample, GazeFeatures};
+pub use gaze_activity::{GazeHeatmap, HeatmapPlane, LiveStatus, Session, SessionSnapshot};
+pub use gaze_activity::{
     HEATMAP_RATIO_CELLS, HEATMAP_RATIO_EXTENT, HEATMAP_SCREEN_COLS, HEATMAP_SCREEN_ROWS,
 };
 pub use tracker::{Tracker, TrackerConfig, set_num_threads};
-pub use wire::FrameMessage;

@@ -1,7 +1,7 @@
 //! Rendering cost per format on the webcam-clip report: `cargo bench -p gaze-report`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use gaze_core::SessionReport;
+use gaze_activity::SessionReport;
 use gaze_report::{Format, RenderOptions, render};
 
 fn bench(c: &mut Criterion) {

@@ -2,7 +2,7 @@
 
 use std::sync::Once;
 
-use gaze_core::{Activity, Attention, GazeHeatmap, HeatmapPlane, SessionReport};
+use gaze_activity::{Activity, Attention, GazeHeatmap, HeatmapPlane, SessionReport};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};

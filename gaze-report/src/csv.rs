@@ -25,7 +25,7 @@
 
 use std::fmt::Write as _;
 
-use gaze_core::{Activity, Attention, SessionReport};
+use gaze_activity::{Activity, Attention, SessionReport};
 
 /// The CSV header line (without the newline).
 pub const HEADER: &str = "kind,name,start_s,end_s,value,unit,activity,attention";

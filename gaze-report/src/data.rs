@@ -1,6 +1,6 @@
 //! Numbers derived from a report for the charts and the PDF (shared, no drawing here).
 
-use gaze_core::{Activity, Attention, SessionReport};
+use gaze_activity::{Activity, Attention, SessionReport};
 
 pub(crate) fn fin(v: f64) -> f64 {
     if v.is_finite() { v } else { 0.0 }

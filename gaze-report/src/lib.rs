@@ -1,6 +1,6 @@
 //! # gaze-report
 //!
-//! Turns a [`gaze_core::SessionReport`] into documents people look at: charts (SVG, PNG),
+//! Turns a [`gaze_activity::SessionReport`] into documents people look at: charts (SVG, PNG),
 //! a timeline CSV, and a PDF. Used by the `gaze` CLI and by gaze-server's export endpoints.
 //! No vision, network or storage code lives here.
 //!
@@ -21,7 +21,7 @@ pub mod csv;
 mod data;
 mod pdf;
 
-use gaze_core::SessionReport;
+use gaze_activity::SessionReport;
 
 pub use data::{BlinkBins, blink_bins, format_duration};
 

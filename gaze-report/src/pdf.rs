@@ -3,7 +3,7 @@
 //! (WinAnsi), so `pdftotext` and screen readers get real text; charts are embedded RGB
 //! images (Flate).
 
-use gaze_core::SessionReport;
+use gaze_activity::SessionReport;
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str};
 
 use crate::data::{duration_s, fin, format_duration, pct, utc_time};

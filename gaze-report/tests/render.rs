@@ -5,7 +5,7 @@
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
-use gaze_core::{Activity, Attention, SessionReport, TimelineSegment};
+use gaze_activity::{Activity, Attention, SessionReport, TimelineSegment};
 use gaze_report::{Chart, Format, RenderOptions, ReportError, render, render_chart};
 
 fn webcam_report() -> SessionReport {
@@ -234,7 +234,7 @@ fn empty_and_odd_reports_render_without_panicking() {
             attention: Attention::Focused,
         }],
         blink_onsets_ms: vec![f64::NEG_INFINITY, 1e300],
-        gaze_heatmap: Some(gaze_core::GazeHeatmap {
+        gaze_heatmap: Some(gaze_activity::GazeHeatmap {
             cols: 3,
             rows: 2,
             cells: vec![1.0],
@@ -296,13 +296,13 @@ fn title_option_is_used() {
     assert!(pdftotext(&render(&r, Format::Pdf, &o).expect("pdf")).contains("Tuesday reading"));
 }
 
-/// A 20-minute calibrated session from gaze-core's `Session` (pushed screen samples with
+/// A 20-minute calibrated session from gaze-activity's `Session` (pushed screen samples with
 /// reading, looking away and blinks): the axes switch to minutes, the heatmap is over the
 /// screen. `GAZE_REPORT_DUMP=dir` writes the PNG there to look at.
 #[test]
 fn long_calibrated_session_uses_minutes_and_the_screen_plane() {
-    use gaze_core::activity::{ActivityConfig, GazeSample};
-    use gaze_core::{AttentionEvidence, Session};
+    use gaze_activity::activity::{ActivityConfig, GazeSample};
+    use gaze_activity::{AttentionEvidence, Session};
     let mut s = Session::new("long", ActivityConfig::default());
     let t0 = 1_764_151_200_000.0;
     let dt = 1000.0 / 30.0;

@@ -129,6 +129,12 @@ impl From<GazeError> for AppError {
     }
 }
 
+impl From<gaze_core::ActivityError> for AppError {
+    fn from(e: gaze_core::ActivityError) -> Self {
+        AppError::from(GazeError::from(e))
+    }
+}
+
 impl From<JsonRejection> for AppError {
     fn from(r: JsonRejection) -> Self {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gaze_core::{Activity, Attention, SessionReport, TimelineSegment};
+use gaze_activity::{Activity, Attention, SessionReport, TimelineSegment};
 use gaze_store::testing::{RedisServer, test_config};
 use gaze_store::{Checkpoint, NewSession, NewUser, Store, connect_with};
 

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use gaze_core::{SessionReport, TimelineSegment};
+use gaze_activity::{SessionReport, TimelineSegment};
 use tokio::sync::broadcast;
 
 use crate::config::StoreConfig;

@@ -38,7 +38,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use futures_util::future::join_all;
-use gaze_core::{SessionReport, TimelineSegment};
+use gaze_activity::{SessionReport, TimelineSegment};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;

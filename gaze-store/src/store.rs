@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use gaze_core::{Calibration, SessionReport, TimelineSegment};
+use gaze_activity::{Calibration, SessionReport, TimelineSegment};
 use tokio::sync::broadcast;
 
 use crate::error::Result;

@@ -1,6 +1,6 @@
 //! Records exchanged with a [`Store`](crate::Store).
 
-use gaze_core::{SessionReport, TimelineSegment};
+use gaze_activity::{SessionReport, TimelineSegment};
 use serde::{Deserialize, Serialize};
 
 /// A registered user. Never carries the password hash.

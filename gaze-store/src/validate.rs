@@ -3,7 +3,7 @@
 use crate::config::*;
 use crate::error::{Result, StoreError};
 use crate::types::{Checkpoint, NewSession, NewUser, PageRequest};
-use gaze_core::SessionReport;
+use gaze_activity::SessionReport;
 
 pub(crate) fn username(name: &str) -> Result<()> {
     if !USERNAME_LEN.contains(&name.len()) {

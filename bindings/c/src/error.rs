@@ -102,6 +102,14 @@ pub enum Error {
     Panic(String),
 }
 
+/// An error of the pure half (sessions, activity, calibration) maps like the same-named
+/// [`GazeError`] variant.
+impl From<gaze_core::ActivityError> for Error {
+    fn from(err: gaze_core::ActivityError) -> Self {
+        Error::Core(err.into())
+    }
+}
+
 impl Error {
     /// The status code this error maps to.
     pub fn status(&self) -> gaze_status {

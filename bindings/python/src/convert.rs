@@ -44,7 +44,7 @@ pub fn value_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, P
 pub fn to_py<'py, T: serde::Serialize>(py: Python<'py>, value: &T) -> PyResult<Bound<'py, PyAny>> {
     let json: Value = serde_json::to_string(value)
         .and_then(|text| serde_json::from_str(&text))
-        .map_err(|e| crate::error::core_err(e.into()))?;
+        .map_err(crate::error::core_err)?;
     value_to_py(py, &json)
 }
 

@@ -53,7 +53,15 @@ impl From<BindingError> for PyErr {
     }
 }
 
-/// Converts a gaze-core error straight into a Python exception.
-pub fn core_err(err: GazeError) -> PyErr {
-    BindingError::Core(err).into()
+/// An error of the pure half (sessions, activity, calibration) maps like the same-named
+/// [`GazeError`] variant.
+impl From<gaze_core::ActivityError> for BindingError {
+    fn from(err: gaze_core::ActivityError) -> Self {
+        BindingError::Core(err.into())
+    }
+}
+
+/// Converts a gaze-core (or gaze-activity) error straight into a Python exception.
+pub fn core_err(err: impl Into<GazeError>) -> PyErr {
+    BindingError::Core(err.into()).into()
 }

@@ -331,8 +331,7 @@ impl PyFrameResult {
     }
     /// The same message as a JSON string.
     fn to_json(&self) -> PyResult<String> {
-        serde_json::to_string(&FrameMessage::from(&self.0))
-            .map_err(|e| crate::error::core_err(e.into()))
+        serde_json::to_string(&FrameMessage::from(&self.0)).map_err(crate::error::core_err)
     }
     /// The complete result (every field of gaze-core's `FrameResult`) as a dict.
     fn to_full_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

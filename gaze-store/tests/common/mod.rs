@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gaze_core::{Activity, Attention, SessionReport, TimelineSegment};
+use gaze_activity::{Activity, Attention, SessionReport, TimelineSegment};
 use gaze_store::testing::unique_username;
 use gaze_store::*;
 

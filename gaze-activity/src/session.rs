@@ -29,7 +29,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::activity::{ActivityClassifier, ActivityConfig, ActivityTotals, GazeSample};
-use crate::error::{GazeError, Result};
+use crate::error::{Error, Result};
 use crate::result::FrameResult;
 
 /// What the person is doing at a moment.
@@ -618,7 +618,7 @@ impl Session {
     /// result an uninterrupted session would have given.
     pub fn restore(snapshot: SessionSnapshot) -> Result<Session> {
         if snapshot.version != SNAPSHOT_VERSION {
-            return Err(GazeError::Activity(format!(
+            return Err(Error::Activity(format!(
                 "snapshot version {} is not supported (expected {SNAPSHOT_VERSION})",
                 snapshot.version
             )));

@@ -8,7 +8,7 @@ use super::config::{ActivityConfig, ActivityModel};
 use super::geometry::ScreenGeometry;
 use super::sample::GazeSample;
 use super::trees::{BoostedTrees, N_CLASSES};
-use crate::error::{GazeError, Result};
+use crate::error::{Error, Result};
 use crate::session::Activity;
 
 /// A stretch of a user's gaze samples with the activity the user says it was.
@@ -53,11 +53,11 @@ impl ActivityConfig {
     pub fn adapt_to_labels(&self, spans: &[LabelledSpan]) -> Result<ActivityConfig> {
         let model: &BoostedTrees = match &self.model {
             ActivityModel::Builtin => BoostedTrees::builtin().ok_or_else(|| {
-                GazeError::Activity("adapt_to_labels: the built-in model is unavailable".into())
+                Error::Activity("adapt_to_labels: the built-in model is unavailable".into())
             })?,
             ActivityModel::Trees(m) => m,
             ActivityModel::Linear => {
-                return Err(GazeError::Activity(
+                return Err(Error::Activity(
                     "adapt_to_labels needs a boosted-tree model (not the linear one)".into(),
                 ));
             }
@@ -65,7 +65,7 @@ impl ActivityConfig {
         let mut rows: Vec<([f64; N_CLASSES], usize)> = Vec::new();
         for span in spans {
             let class = class_index(span.activity).ok_or_else(|| {
-                GazeError::Activity(format!(
+                Error::Activity(format!(
                     "adapt_to_labels: a span is labelled {:?}; only reading, browsing and watching can be learned",
                     span.activity
                 ))
@@ -97,7 +97,7 @@ impl ActivityConfig {
         // Scoring steps are `score_every_ms` apart: 5 s of windows at the default.
         let min_rows = (5000.0 / self.score_every_ms.max(self.bin_ms)).ceil() as usize;
         if rows.len() < min_rows.max(5) {
-            return Err(GazeError::Activity(format!(
+            return Err(Error::Activity(format!(
                 "adapt_to_labels: only {} usable windows in the labelled spans (need {})",
                 rows.len(),
                 min_rows.max(5)

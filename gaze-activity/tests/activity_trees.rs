@@ -4,11 +4,11 @@
 
 use std::path::PathBuf;
 
-use gaze_core::activity::{
+use gaze_activity::activity::{
     ActivityClassifier, ActivityConfig, ActivityModel, BoostedTrees, GazeSample, LabelledSpan,
     MAX_CLASS_BIAS, ScreenGeometry,
 };
-use gaze_core::{Activity, SessionReport};
+use gaze_activity::{Activity, SessionReport};
 
 fn data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/activity")
@@ -49,7 +49,7 @@ fn readers() -> Vec<(ScreenGeometry, Vec<GazeSample>)> {
         .collect()
 }
 
-fn totals(samples: &[GazeSample], cfg: ActivityConfig) -> gaze_core::activity::ActivityTotals {
+fn totals(samples: &[GazeSample], cfg: ActivityConfig) -> gaze_activity::activity::ActivityTotals {
     let mut c = ActivityClassifier::new(cfg);
     for s in samples {
         c.push(*s);

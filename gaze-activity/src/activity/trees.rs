@@ -1,7 +1,7 @@
 //! Gradient-boosted decision trees over [`WindowFeatures::extended`]: the shipped activity
 //! model and custom or per-user models in the same format.
 //!
-//! The format is plain JSON written by `gaze-core/training/train_activity.py` (LightGBM,
+//! The format is plain JSON written by `gaze-activity/training/train_activity.py` (LightGBM,
 //! multiclass softmax): per class a sum of regression trees gives a raw score, the raw scores
 //! are divided by a calibration temperature and turned into probabilities with a softmax.
 //! The shipped model is embedded in the crate ([`BoostedTrees::builtin`]); nothing is
@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 use super::features::{EXT_FEATURE_NAMES, N_EXT_FEATURES};
-use crate::error::{GazeError, Result};
+use crate::error::{Error, Result};
 
 /// Format tag of the model JSON.
 pub const TREES_FORMAT: &str = "gaze-activity-trees-1";
@@ -114,7 +114,7 @@ impl BoostedTrees {
 
     /// Checks the format tag, the feature names and every tree's structure.
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(GazeError::Config(format!("activity trees: {m}")));
+        let bad = |m: String| Err(Error::Config(format!("activity trees: {m}")));
         if self.format != TREES_FORMAT {
             return bad(format!(
                 "format {:?}, expected {TREES_FORMAT:?}",

@@ -1,7 +1,7 @@
 //! Session accounting on constructed traces with known answers.
 
-use gaze_core::activity::{ActivityConfig, GazeSample, ScreenGeometry};
-use gaze_core::{
+use gaze_activity::activity::{ActivityConfig, GazeSample, ScreenGeometry};
+use gaze_activity::{
     Activity, Attention, AttentionEvidence, Blink, BlinkEvent, FrameResult, Gaze, HeatmapPlane,
     Point, Session, SessionReport,
 };
@@ -779,12 +779,12 @@ fn try_new_refuses_an_invalid_config_with_the_field_named() {
         ivt_velocity_deg_s: f64::NAN,
         ..ActivityConfig::default()
     };
-    let Err(err) = gaze_core::Session::try_new("s", bad.clone()) else {
+    let Err(err) = gaze_activity::Session::try_new("s", bad.clone()) else {
         panic!("a NaN threshold must be refused");
     };
     assert!(err.to_string().contains("ivt_velocity_deg_s"), "{err}");
-    assert!(gaze_core::activity::ActivityClassifier::try_new(bad.clone()).is_err());
+    assert!(gaze_activity::activity::ActivityClassifier::try_new(bad.clone()).is_err());
     // The lenient constructor still works (defaults replace the bad values).
-    let _ = gaze_core::Session::new("s", bad);
-    assert!(gaze_core::Session::try_new("s", ActivityConfig::default()).is_ok());
+    let _ = gaze_activity::Session::new("s", bad);
+    assert!(gaze_activity::Session::try_new("s", ActivityConfig::default()).is_ok());
 }

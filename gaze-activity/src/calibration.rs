@@ -2,7 +2,7 @@
 //! ridge-regularised polynomial regression fitted from N ≥ 5 (usually 9) fixation targets.
 //! The fitted model serialises with serde so a user's calibration can be stored and reloaded.
 
-use crate::error::{GazeError, Result};
+use crate::error::{Error, Result};
 use crate::result::{FrameResult, Point};
 use serde::{Deserialize, Serialize};
 
@@ -217,20 +217,20 @@ impl Calibration {
         screen_height: f32,
     ) -> Result<Self> {
         if samples.len() < MIN_SAMPLES {
-            return Err(GazeError::Calibration(format!(
+            return Err(Error::Calibration(format!(
                 "need at least {MIN_SAMPLES} samples, got {}",
                 samples.len()
             )));
         }
         if !(screen_width > 0.0 && screen_height > 0.0) {
-            return Err(GazeError::Calibration(format!(
+            return Err(Error::Calibration(format!(
                 "screen size must be positive, got {screen_width}x{screen_height}"
             )));
         }
         if let Some(bad) = samples.iter().position(|s| {
             !s.features.is_finite() || !s.target.x.is_finite() || !s.target.y.is_finite()
         }) {
-            return Err(GazeError::Calibration(format!(
+            return Err(Error::Calibration(format!(
                 "sample {bad} has a non-finite value"
             )));
         }
@@ -244,7 +244,7 @@ impl Calibration {
         let xs: Vec<f64> = samples.iter().map(|s| s.target.x as f64).collect();
         let ys: Vec<f64> = samples.iter().map(|s| s.target.y as f64).collect();
         let all: Vec<&Vec<f64>> = d.rows.iter().collect();
-        let degenerate = || GazeError::Calibration("samples are degenerate (no spread)".into());
+        let degenerate = || Error::Calibration("samples are degenerate (no spread)".into());
         let wx = ridge(&all, &xs, lambda).ok_or_else(degenerate)?;
         let wy = ridge(&all, &ys, lambda).ok_or_else(degenerate)?;
         let err = |wx: &[f64], wy: &[f64], i: usize| {

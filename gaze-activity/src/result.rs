@@ -1,4 +1,4 @@
-//! What [`crate::Tracker::process`] returns for one frame. Everything serialises to
+//! What gaze-core's `Tracker::process` returns for one frame. Everything serialises to
 //! snake_case JSON; the server and the bindings reuse these shapes.
 //!
 //! **Left and right are the subject's.** `left_eye` is the person's left eye, which appears on

@@ -23,7 +23,7 @@
 //!   speed, share of still, jump and coherent (pursuit-like) steps, fixation rate and
 //!   duration, pursuit share.
 //! * **Scores.** The shipped model ([`ActivityModel::Builtin`]) is a set of gradient-boosted
-//!   trees ([`BoostedTrees`], embedded JSON, trained by `gaze-core/training/train_activity.py`
+//!   trees ([`BoostedTrees`], embedded JSON, trained by `gaze-activity/training/train_activity.py`
 //!   on features dumped by this very code) over [`WindowFeatures::extended`]: the features
 //!   above plus saccade direction and amplitude distributions, fixation-duration quantiles,
 //!   per-axis spread and drift (scrolling), coverage, dropout/blink rate, the hand-set

@@ -3,11 +3,11 @@
 
 use std::path::PathBuf;
 
-use gaze_core::activity::{
+use gaze_activity::activity::{
     ActivityClassifier, ActivityConfig, DetectorMode, EventDetector, EyeMovement, GazeSample,
     ScreenGeometry, classify_trace, classify_trace_labels, label_samples,
 };
-use gaze_core::{Activity, Attention};
+use gaze_activity::{Activity, Attention};
 
 fn data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/activity")

@@ -7,7 +7,7 @@ use super::features::{LinearModel, ReadingRule};
 use super::geometry::ScreenGeometry;
 use super::sample::GazeSample;
 use super::trees::{BoostedTrees, N_CLASSES};
-use crate::error::{GazeError, Result};
+use crate::error::{Error, Result};
 
 /// Which fixation detector to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -153,9 +153,7 @@ fn check(name: &str, v: f64, lo: f64, hi: f64) -> Result<()> {
     if v.is_finite() && v >= lo && v <= hi {
         Ok(())
     } else {
-        Err(GazeError::Config(format!(
-            "{name} = {v} outside [{lo}, {hi}]"
-        )))
+        Err(Error::Config(format!("{name} = {v} outside [{lo}, {hi}]")))
     }
 }
 
@@ -272,7 +270,7 @@ impl ActivityConfig {
         if !fixation.is_empty() {
             let f = clean(fixation);
             if f.len() < 10 {
-                return Err(GazeError::Activity(
+                return Err(Error::Activity(
                     "adapt_from: fixation snippet has fewer than 10 valid samples".into(),
                 ));
             }
@@ -320,7 +318,7 @@ impl ActivityConfig {
                     }
                 }
                 if disp.is_empty() {
-                    return Err(GazeError::Activity(
+                    return Err(Error::Activity(
                         "adapt_from: fixation snippet too short".into(),
                     ));
                 }
@@ -334,7 +332,7 @@ impl ActivityConfig {
         if !reading.is_empty() {
             let r = clean(reading);
             if r.len() < 20 {
-                return Err(GazeError::Activity(
+                return Err(Error::Activity(
                     "adapt_from: reading snippet has fewer than 20 valid samples".into(),
                 ));
             }
@@ -360,7 +358,7 @@ impl ActivityConfig {
                 }
             }
             if fwd.len() < 5 {
-                return Err(GazeError::Activity(
+                return Err(Error::Activity(
                     "adapt_from: reading snippet has fewer than 5 forward saccades".into(),
                 ));
             }

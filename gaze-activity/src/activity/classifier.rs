@@ -116,7 +116,7 @@ pub struct ActivityClassifier {
 
 impl ActivityClassifier {
     /// A classifier with `config`, refusing an invalid one
-    /// ([`GazeError::Config`](crate::GazeError::Config) naming the field and its range).
+    /// ([`Error::Config`](crate::Error::Config) naming the field and its range).
     pub fn try_new(config: ActivityConfig) -> crate::error::Result<Self> {
         config.validate()?;
         Ok(Self::new(config))

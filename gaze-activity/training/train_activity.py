@@ -5,16 +5,16 @@ The rows come from the Rust feature code itself (the single implementation used 
 time): `activity_protocol dump <data> rows.csv --augment 2` writes one row per whole second
 of every labelled recording, at its native rate and in webcam-degraded copies.
 
-    python gaze-core/training/train_activity.py rows.csv \
-        --full gaze-core/src/activity/activity_trees.json   # the shipped model
-    python gaze-core/training/train_activity.py rows.csv --folds models/   # evaluation folds
+    python gaze-activity/training/train_activity.py rows.csv \
+        --full gaze-activity/src/activity/activity_trees.json   # the shipped model
+    python gaze-activity/training/train_activity.py rows.csv --folds models/   # evaluation folds
 
 Fold models: `lodo__<dataset>.json` (trained without that dataset) and
 `loso__<subject>.json` (trained without that srivastava_desktop subject), read by
 `activity_protocol eval`.
 
 Reproducible: fixed seeds, single-threaded deterministic LightGBM, pinned requirements
-(gaze-core/training/requirements.txt). Calibration: a temperature fitted on subjects held
+(gaze-activity/training/requirements.txt). Calibration: a temperature fitted on subjects held
 out of an inner model (never on the evaluation fold).
 """
 
@@ -213,7 +213,7 @@ def build(names, x, y, ds, subj, label):
         "checks": [{"x": [float(v) for v in x[i]], "p": [float(v) for v in p[k]]} for k, i in enumerate(idx)],
         "meta": {
             "model": label,
-            "trainer": "gaze-core/training/train_activity.py",
+            "trainer": "gaze-activity/training/train_activity.py",
             "lightgbm": lgb.__version__,
             "numpy": np.__version__,
             "params": PARAMS,
