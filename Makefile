@@ -7,7 +7,7 @@ VIDEO ?= testdata/webcam/webcam_cap12_t18-28s_640x480_25fps.mp4
 ## to use another installation.
 OV_ENV = GAZE_OPENVINO_LIB="$${GAZE_OPENVINO_LIB:-$$(scripts/openvino-lib.sh)}"
 
-.PHONY: run test deps deps-test lint test-rust test-web test-schemathesis loadtest test-python test-c bench-python fuzz install-cli bench-cli faults soak eval-activity train-activity wheel dist-c
+.PHONY: run test publish-check deps deps-test lint test-rust test-web test-schemathesis loadtest test-python test-c bench-python fuzz install-cli bench-cli faults soak eval-activity train-activity wheel dist-c
 
 ## Installs what is needed, then runs the main job: gaze-server with its own local
 ## redis-server (AOF, data in ./data/redis) and the web UI at http://127.0.0.1:8000.
@@ -17,7 +17,7 @@ run: deps
 	$(OV_ENV) $(CARGO) run --release -p gaze-server --bin gaze-server -- --bind 127.0.0.1:8000 --data-dir data/redis --open $(SERVER_ARGS)
 
 ## Installs what is needed, then runs every check and test.
-test: deps-test lint test-rust test-web test-schemathesis test-python test-c
+test: deps-test lint test-rust test-web test-schemathesis test-python test-c publish-check
 
 deps:
 	scripts/setup.sh base
@@ -29,20 +29,27 @@ lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+## One feature set for every test stage: each cargo call below selects the whole workspace
+## (`--workspace`, with `--test NAME` / `--no-run` to narrow what runs), so they all resolve
+## the same features and profile as `cargo test --workspace` and reuse its artefacts
+## (target/debug/gaze-server included) instead of recompiling OpenCV and gaze-core.
+## `cargo build -p X` or `cargo test -p X` would resolve other features and rebuild.
+TEST_BUILD = $(CARGO) test --workspace --no-run
+
 ## The vision tests run twice: on OpenVINO (auto, with the .venv library) and on OpenCV DNN.
 test-rust:
 	$(OV_ENV) $(CARGO) test --workspace
-	GAZE_TEST_ENGINE=opencv $(CARGO) test -p gaze-core --test vision
+	GAZE_TEST_ENGINE=opencv $(CARGO) test --workspace --test vision
 
 ## Browser end-to-end test of the web UI (headless Chromium + playwright-core, ~15 s).
 test-web:
-	$(CARGO) build -p gaze-server --bin gaze-server
+	$(TEST_BUILD)
 	$(OV_ENV); export GAZE_OPENVINO_LIB; cd gaze-server/tests/web && { [ -d node_modules/playwright-core ] || npm install --no-audit --no-fund --silent; } && node e2e.mjs
 
 ## API fuzzing: schemathesis against /openapi.json of the debug gaze-server with its own
 ## redis-server (~15 s at the default 30 examples per operation; ST_MAX_EXAMPLES=300 for more).
 test-schemathesis:
-	$(CARGO) build -p gaze-server --bin gaze-server
+	$(TEST_BUILD)
 	$(OV_ENV) gaze-server/tests/schemathesis/run.sh
 
 ## The `gaze` command-line tool into ~/.cargo/bin (release build; see README "Command-line tool").
@@ -72,7 +79,7 @@ wheel: deps-test
 ## C library: committed header check, track_image.c against the .so and the .a, valgrind;
 ## then the distribution tarball alone (pkg-config, system OpenCV hidden, valgrind).
 test-c:
-	$(CARGO) test -p gaze-c --test header
+	$(CARGO) test --workspace --test header
 	$(OV_ENV) bindings/c/tests/run_c_tests.sh
 	bindings/c/tests/run_dist_tests.sh
 
@@ -134,3 +141,10 @@ train-activity: $(TRAIN_PY)
 	mkdir -p $(EVAL_OUT)
 	[ -s $(EVAL_OUT)/rows.csv ] || $(CARGO) run --release -p gaze-examples --bin activity_protocol -- dump $(DATA) $(EVAL_OUT)/rows.csv --augment 2
 	$(TRAIN_PY) gaze-activity/training/train_activity.py $(EVAL_OUT)/rows.csv --full gaze-activity/src/activity/activity_trees.json
+
+## Packaging check of the library crates (gaze-activity, gaze-core, gaze-store, gaze-report):
+## `cargo publish --dry-run` of all four in one call (cargo resolves their unpublished path
+## dependencies among themselves), ~10 s. --no-verify: verification would rebuild them from
+## the packaged sources with a per-package feature set, i.e. OpenCV and gaze-core again.
+publish-check:
+	$(CARGO) publish --dry-run --no-verify --allow-dirty -p gaze-activity -p gaze-core -p gaze-store -p gaze-report
