@@ -96,7 +96,7 @@ fi
 echo "wheel: $(basename "$wheel"): $(du -h "$wheel" | cut -f1) ($(python3 -c 'import os,sys; print(round(os.path.getsize(sys.argv[1])/1e6,1))' "$wheel") MB), tag $tag" >&2
 
 if [ "$sdist" = 1 ]; then
-  (cd bindings/python && maturin sdist -q -o "$out")
+  (cd bindings/python && maturin sdist -o "$out")
   echo "wheel: sdist $(ls "$out"/gaze-*.tar.gz)" >&2
 fi
 echo "$wheel"
