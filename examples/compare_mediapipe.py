@@ -8,9 +8,12 @@ them), e.g.:
     cargo build --release -p gaze-examples --bin frame_times
     taskset -c 0 /tmp/mp/bin/python examples/compare_mediapipe.py [VIDEO] [--repeat 3]
 
-Both sides run single-threaded on the same decoded frames. Prints both medians (tracking mode
-and detect-every-frame mode), their ratio, and the median distance between our iris centres and
-MediaPipe's (landmarks 468 = subject's right iris, 473 = subject's left iris).
+Both sides run single-threaded on the same decoded frames, interleaved pass by pass. Prints
+medians and means with their ratios for: tracking with crop reuse at its default and with reuse
+off (vs MediaPipe's tracking mode), and detect-every-frame (vs MediaPipe's static mode); the
+median distance between our iris centres and MediaPipe's (landmarks 468 = subject's right iris,
+473 = subject's left iris); the engine gaze ran (`--engine`, default auto: OpenVINO through
+GAZE_OPENVINO_LIB, e.g. `GAZE_OPENVINO_LIB=$(scripts/openvino-lib.sh)`); the load average.
 """
 import argparse
 import json
@@ -28,14 +31,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_VIDEO = os.path.join(ROOT, "testdata/webcam/webcam_cap12_t18-28s_640x480_25fps.mp4")
 
 
-def ours(video, every_frame, repeat, reuse):
+def ours(video, every_frame, repeat, reuse, engine):
     exe = os.path.join(ROOT, "target/release/frame_times")
-    cmd = [exe, video, "--repeat", str(repeat)] + (["--every-frame"] if every_frame else [])
+    cmd = [exe, video, "--repeat", str(repeat), "--engine", engine]
+    cmd += ["--every-frame"] if every_frame else []
     if reuse is not None:
         cmd += ["--reuse", str(reuse)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    rows = [json.loads(l) for l in out.splitlines() if l.strip()]
-    return rows
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    rows = [json.loads(l) for l in out.stdout.splitlines() if l.strip()]
+    ran = [l.split()[-1] for l in out.stderr.splitlines() if l.startswith("frame_times: engine")]
+    return rows, (ran[0] if ran else "?")
 
 
 def mediapipe_run(frames, static, repeat):
@@ -63,12 +68,26 @@ def mediapipe_run(frames, static, repeat):
     return times, iris
 
 
+def iris_distances(ours_rows, mp_iris):
+    d = []
+    for ro, m in zip(ours_rows, mp_iris):
+        if m is None or ro["right_iris"] is None or ro["left_iris"] is None:
+            continue
+        d.append(np.hypot(*np.subtract(ro["right_iris"], m[0])))
+        d.append(np.hypot(*np.subtract(ro["left_iris"], m[1])))
+    return d
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("video", nargs="?", default=DEFAULT_VIDEO)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--reuse", type=float, default=None,
-                    help="TrackerConfig.reuse_max_diff for our side (default: the library default)")
+                    help="TrackerConfig.reuse_max_diff for the 'reuse default' rows (default: "
+                         "the library default)")
+    ap.add_argument("--engine", default="auto", choices=["auto", "openvino", "opencv"],
+                    help="gaze's inference engine (auto: OpenVINO when GAZE_OPENVINO_LIB or the "
+                         "library path has it)")
     args = ap.parse_args()
     cap = cv2.VideoCapture(args.video)
     frames = []
@@ -78,35 +97,47 @@ def main():
             break
         frames.append(f)
     print(f"{len(frames)} frames from {args.video}")
-    rows = []
-    iris_med = iris_p90 = float("nan")
-    for every in (False, True):
-        # Interleave the two sides pass by pass so both see the same machine load.
-        ours_t, mp_t, last, mp_iris = [], [], [], []
-        for _ in range(args.repeat):
-            r = ours(args.video, every, 1, args.reuse)
-            ours_t += [x["ms"] for x in r]
-            last = r
-            t, mp_iris = mediapipe_run(frames, every, 1)
-            mp_t += t
-        mo, mm = statistics.median(ours_t), statistics.median(mp_t)
-        mean_o, mean_m = statistics.mean(ours_t), statistics.mean(mp_t)
-        name = "detect every frame" if every else "tracking"
-        rows.append((name, mo, mm, mean_o, mean_m))
-        if not every:
-            d = []
-            for ro, m in zip(last, mp_iris):
-                if m is None or ro["right_iris"] is None or ro["left_iris"] is None:
-                    continue
-                d.append(np.hypot(*np.subtract(ro["right_iris"], m[0])))
-                d.append(np.hypot(*np.subtract(ro["left_iris"], m[1])))
-            if d:
-                iris_med = statistics.median(d)
-                iris_p90 = float(np.percentile(d, 90))
-    print(f"{'mode':<20} {'gaze median':>12} {'mediapipe median':>17} {'ratio':>6} {'gaze mean':>10} {'mediapipe mean':>15} {'ratio':>6}")
-    for name, mo, mm, ao, am in rows:
-        print(f"{name:<20} {mo:12.3f} {mm:17.3f} {mo / mm:6.2f} {ao:10.3f} {am:15.3f} {ao / am:6.2f}")
-    print(f"iris centre distance to MediaPipe 468/473: median {iris_med:.3f} px, p90 {iris_p90:.3f} px")
+    load = os.getloadavg()
+    # Ours: (name, every_frame, reuse); each is compared with MediaPipe in the matching mode
+    # (tracking vs static_image_mode). The passes are interleaved so that both sides see the
+    # same machine load.
+    modes = [
+        ("tracking, reuse default", False, args.reuse),
+        ("tracking, reuse off", False, 0.0),
+        ("detect every frame", True, args.reuse),
+    ]
+    ours_t = {m[0]: [] for m in modes}
+    mp_t = {False: [], True: []}
+    last_rows, mp_iris, engine = {}, {}, "?"
+    for _ in range(args.repeat):
+        for name, every, reuse in modes:
+            r, engine = ours(args.video, every, 1, reuse, args.engine)
+            ours_t[name] += [x["ms"] for x in r]
+            last_rows[name] = r
+            if name != "tracking, reuse default":
+                continue
+            t, mp_iris[False] = mediapipe_run(frames, False, 1)
+            mp_t[False] += t
+        t, mp_iris[True] = mediapipe_run(frames, True, 1)
+        mp_t[True] += t
+    print(f"gaze engine: {engine}; load average before the run: "
+          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(f"{'mode':<26} {'gaze median':>12} {'mediapipe median':>17} {'ratio':>6} "
+          f"{'gaze mean':>10} {'mediapipe mean':>15} {'ratio':>6}")
+    for name, every, _ in modes:
+        o, m = ours_t[name], mp_t[every]
+        mo, mm = statistics.median(o), statistics.median(m)
+        ao, am = statistics.mean(o), statistics.mean(m)
+        peer = "static" if every else "tracking"
+        print(f"{name:<26} {mo:12.3f} {mm:17.3f} {mo / mm:6.2f} {ao:10.3f} {am:15.3f} "
+              f"{ao / am:6.2f}   (MediaPipe {peer})")
+    for name in ("tracking, reuse default", "tracking, reuse off"):
+        d = iris_distances(last_rows[name], mp_iris[False])
+        if d:
+            print(f"iris centre distance to MediaPipe 468/473 ({name}): median "
+                  f"{statistics.median(d):.3f} px, p90 {float(np.percentile(d, 90)):.3f} px")
+    load = os.getloadavg()
+    print(f"load average after the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
 
 if __name__ == "__main__":

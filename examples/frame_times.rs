@@ -3,8 +3,10 @@
 //!
 //! ```text
 //! cargo run --release -p gaze-examples --bin frame_times -- VIDEO [--every-frame] [--repeat N]
+//!     [--reuse MAX_DIFF] [--engine auto|openvino|opencv]
 //! ```
-use gaze_core::{Frame, PixelFormat, Tracker, TrackerConfig};
+//! The engine that ran is printed on stderr.
+use gaze_core::{EngineChoice, Frame, InferenceConfig, PixelFormat, Tracker, TrackerConfig};
 use opencv::core::Mat;
 use opencv::prelude::*;
 use opencv::videoio;
@@ -25,7 +27,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let path = args
         .iter()
-        .find(|a| !a.starts_with("--") && a.parse::<f32>().is_err())
+        .enumerate()
+        .find(|(i, a)| {
+            !a.starts_with("--")
+                && a.parse::<f32>().is_err()
+                && (*i == 0 || args[i - 1] != "--engine")
+        })
+        .map(|(_, a)| a)
         .ok_or("usage: frame_times VIDEO [--every-frame] [--repeat N] [--reuse MAX_DIFF]")?
         .clone();
     let repeat: u32 = args
@@ -49,12 +57,21 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .position(|a| a == "--reuse")
         .and_then(|i| args.get(i + 1))
         .and_then(|s| s.parse().ok());
+    let engine = match args.iter().position(|a| a == "--engine") {
+        Some(i) => EngineChoice::parse(args.get(i + 1).ok_or("--engine needs a value")?)?,
+        None => EngineChoice::Auto,
+    };
     let defaults = TrackerConfig::default();
     let mut tracker = Tracker::new(TrackerConfig {
+        inference: InferenceConfig {
+            engine,
+            ..InferenceConfig::default()
+        },
         reuse_max_diff: reuse.unwrap_or(defaults.reuse_max_diff),
         detect_every_frame: args.iter().any(|a| a == "--every-frame"),
         ..TrackerConfig::default()
     })?;
+    eprintln!("frame_times: engine {}", tracker.engine());
     for pass in 0..repeat {
         tracker.reset();
         for (n, img) in frames.iter().enumerate() {

@@ -14,7 +14,7 @@ use clap::Args;
 use gaze_core::face::FaceDetector;
 use gaze_core::head_pose::{HeadPoseEstimator, PosePoints};
 use gaze_core::iris::{EyeRoi, IrisModel};
-use gaze_core::{ActivityConfig, Session, Tracker, TrackerConfig};
+use gaze_core::{ActivityConfig, EngineChoice, InferenceConfig, Session, Tracker, TrackerConfig};
 use opencv::imgproc;
 use opencv::prelude::*;
 use serde::Serialize;
@@ -28,6 +28,7 @@ pub const BENCH_EXAMPLES: &str = "\
 Examples:
   gaze bench clip.mp4                   # one OpenCV thread, up to 300 frames
   gaze bench clip.mp4 --threads 0       # OpenCV's default threads (one per core)
+  gaze bench clip.mp4 --engine opencv   # OpenCV DNN instead of OpenVINO
   gaze bench clip.mp4 --json > t.json   # machine-readable
   gaze bench shots/ --max-frames 50     # an image folder
 
@@ -44,9 +45,14 @@ pub struct BenchArgs {
     /// Frames to time.
     #[arg(long, value_name = "N", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_frames: u64,
-    /// OpenCV threads per network run (0 = one per core).
+    /// OpenCV threads per network run (0 = one per core); OpenVINO runs one thread per
+    /// network.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub threads: u32,
+    /// Inference engine: auto (OpenVINO when its library loads, see GAZE_OPENVINO_LIB),
+    /// openvino or opencv.
+    #[arg(long, value_name = "ENGINE", default_value = "auto")]
+    pub engine: String,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -118,6 +124,7 @@ struct BenchReport {
     height: u32,
     frames: u64,
     opencv_threads: u32,
+    engine: String,
     optimized_build: bool,
     stages: Vec<StageStats>,
     not_separately_timed: &'static str,
@@ -134,11 +141,20 @@ pub fn run(args: BenchArgs) -> CliResult<()> {
         ));
     }
     gaze_core::set_num_threads(args.threads)?;
+    let inference = InferenceConfig {
+        engine: EngineChoice::parse(&args.engine)?,
+        ..InferenceConfig::default()
+    };
     let mut reader = FrameReader::open(&source, None)?;
-    let mut detector = FaceDetector::new(None, TrackerConfig::default().min_face_score)?;
-    let mut iris = IrisModel::new(None)?;
+    let mut tracker = Tracker::new(TrackerConfig {
+        inference: inference.clone(),
+        ..TrackerConfig::default()
+    })?;
+    let fixed = InferenceConfig::fixed(tracker.engine(), inference.threads);
+    let mut detector =
+        FaceDetector::with_inference(None, TrackerConfig::default().min_face_score, &fixed)?;
+    let mut iris = IrisModel::with_inference(None, &fixed)?;
     let mut head = HeadPoseEstimator::default();
-    let mut tracker = Tracker::new(TrackerConfig::default())?;
     let mut session = Session::new("bench", ActivityConfig::default());
     let to_rgb = Some(imgproc::COLOR_BGR2RGB);
 
@@ -205,6 +221,7 @@ pub fn run(args: BenchArgs) -> CliResult<()> {
         height,
         frames: n,
         opencv_threads: args.threads,
+        engine: tracker.engine().to_string(),
         optimized_build: !cfg!(debug_assertions),
         stages,
         not_separately_timed: NOT_TIMED,
@@ -223,11 +240,12 @@ pub fn run(args: BenchArgs) -> CliResult<()> {
 /// The human-readable table.
 fn table(report: &BenchReport) -> String {
     let mut t = format!(
-        "gaze bench: {}, {} frames {}x{}, OpenCV threads: {}{}\n",
+        "gaze bench: {}, {} frames {}x{}, engine: {}, OpenCV threads: {}{}\n",
         report.input,
         report.frames,
         report.width,
         report.height,
+        report.engine,
         if report.opencv_threads == 0 {
             "default".to_string()
         } else {

@@ -6,6 +6,8 @@
  *
  * Prints the per-frame JSON message (the server's shape), then a session report for the
  * one-frame session. Also checks that bad calls fail with the documented status codes.
+ * The environment variable GAZE_ENGINE chooses the inference engine: auto (default),
+ * openvino or opencv; the engine that ran is printed on stderr.
  * Exit status: 0 on success, 1 on usage or I/O errors, 2 on an unexpected library result.
  */
 #include <stdio.h>
@@ -148,6 +150,7 @@ static int expect(const char *what, gaze_status got, gaze_status want) {
 }
 
 static int check_bad_calls(gaze_tracker *tracker, const image *img) {
+    gaze_tracker *bad = NULL;
     gaze_frame_result result;
     char *json = NULL;
     int failures = 0;
@@ -177,6 +180,14 @@ static int check_bad_calls(gaze_tracker *tracker, const image *img) {
                        GAZE_ERROR_NO_RESULT);
     failures += expect("bad config", gaze_tracker_new("{\"min_face_score\": 7}", NULL),
                        GAZE_ERROR_NULL_POINTER);
+    failures += expect("unknown engine", gaze_tracker_new_with_engine(NULL, 42, &bad),
+                       GAZE_ERROR_INVALID_ARGUMENT);
+    failures += expect("openvino from a missing library",
+                       gaze_tracker_new("{\"inference\": {\"engine\": \"openvino\", "
+                                        "\"openvino_library\": \"/nonexistent/lib\"}}",
+                                        &bad),
+                       GAZE_ERROR_ENGINE);
+    gaze_tracker_free(bad);
     return failures;
 }
 
@@ -200,10 +211,23 @@ int main(int argc, char **argv) {
         return 1;
     }
 
-    if (gaze_tracker_new(NULL, &tracker) != GAZE_OK) {
-        fprintf(stderr, "gaze_tracker_new: %s\n", gaze_last_error_message());
+    const char *engine_name = getenv("GAZE_ENGINE");
+    uint32_t engine = GAZE_ENGINE_AUTO;
+    uint32_t running = 0;
+    if (engine_name != NULL && strcmp(engine_name, "openvino") == 0) {
+        engine = GAZE_ENGINE_OPENVINO;
+    } else if (engine_name != NULL && strcmp(engine_name, "opencv") == 0) {
+        engine = GAZE_ENGINE_OPENCV;
+    } else if (engine_name != NULL && engine_name[0] != '\0' && strcmp(engine_name, "auto") != 0) {
+        fprintf(stderr, "GAZE_ENGINE must be auto, openvino or opencv\n");
+        return 1;
+    }
+    if (gaze_tracker_new_with_engine(NULL, engine, &tracker) != GAZE_OK) {
+        fprintf(stderr, "gaze_tracker_new_with_engine: %s\n", gaze_last_error_message());
         goto done;
     }
+    if (gaze_tracker_engine(tracker, &running) != GAZE_OK) goto done;
+    fprintf(stderr, "engine: %s\n", running == GAZE_ENGINE_OPENVINO ? "openvino" : "opencv");
     if (check_bad_calls(tracker, &img) != 0) goto done;
     if (expect("out-of-range config", gaze_tracker_new("{\"min_face_score\": 7}", &bad),
                GAZE_ERROR_CONFIG) != 0) {

@@ -30,6 +30,16 @@
 // Red, green, blue, alpha.
 #define GAZE_FORMAT_RGBA 4
 
+// Inference engine choice: OpenVINO when its library loads (`GAZE_OPENVINO_LIB`, then the
+// library path), else OpenCV DNN.
+#define GAZE_ENGINE_AUTO 0
+
+// OpenVINO (runtime-loaded `libopenvino_c`); `GAZE_ERROR_ENGINE` when it cannot be loaded.
+#define GAZE_ENGINE_OPENVINO 1
+
+// OpenCV DNN (always available).
+#define GAZE_ENGINE_OPENCV 2
+
 // Result of every fallible function. `GAZE_OK` is 0; anything else is an error whose
 // details `gaze_last_error_message()` returns on the same thread.
 typedef enum gaze_status {
@@ -57,6 +67,9 @@ typedef enum gaze_status {
   GAZE_ERROR_PANIC = 10,
   // Any other error.
   GAZE_ERROR_INTERNAL = 11,
+  // The requested inference engine could not be loaded (e.g. `GAZE_ENGINE_OPENVINO`
+  // without a loadable `libopenvino_c`).
+  GAZE_ERROR_ENGINE = 12,
 } gaze_status;
 
 // Coarse gaze direction.
@@ -250,12 +263,28 @@ enum gaze_status gaze_session_report_json(const struct gaze_session *session, ch
 enum gaze_status gaze_session_finish_json(struct gaze_session *session, char **out_json);
 
 // Creates a tracker with the embedded models. `config_json` is a (partial) `TrackerConfig`
-// as JSON, or NULL for the defaults. On success `*out` owns the handle; free it with
-// `gaze_tracker_free`.
+// as JSON, or NULL for the defaults (engine: `"inference": {"engine": "auto"}`). On success
+// `*out` owns the handle; free it with `gaze_tracker_free`.
 //
 // # Safety
 // `config_json` is NULL or a NUL-terminated string; `out` is valid for writes.
 enum gaze_status gaze_tracker_new(const char *config_json, struct gaze_tracker **out);
+
+// Like `gaze_tracker_new`, with the inference engine `engine` (`GAZE_ENGINE_*`) replacing the
+// config's choice. `GAZE_ENGINE_OPENVINO` fails with `GAZE_ERROR_ENGINE` when `libopenvino_c`
+// cannot be loaded; `GAZE_ENGINE_AUTO` then falls back to OpenCV DNN.
+//
+// # Safety
+// `config_json` is NULL or a NUL-terminated string; `out` is valid for writes.
+enum gaze_status gaze_tracker_new_with_engine(const char *config_json,
+                                              uint32_t engine,
+                                              struct gaze_tracker **out);
+
+// The engine that runs the tracker's networks: `GAZE_ENGINE_OPENVINO` or `GAZE_ENGINE_OPENCV`.
+//
+// # Safety
+// `tracker` is a live handle; `out` is valid for writes.
+enum gaze_status gaze_tracker_engine(const struct gaze_tracker *tracker, uint32_t *out);
 
 // Frees a tracker. NULL is ignored.
 //

@@ -36,6 +36,9 @@ pub enum gaze_status {
     GAZE_ERROR_PANIC = 10,
     /// Any other error.
     GAZE_ERROR_INTERNAL = 11,
+    /// The requested inference engine could not be loaded (e.g. `GAZE_ENGINE_OPENVINO`
+    /// without a loadable `libopenvino_c`).
+    GAZE_ERROR_ENGINE = 12,
 }
 
 impl gaze_status {
@@ -54,6 +57,7 @@ impl gaze_status {
             gaze_status::GAZE_ERROR_NO_RESULT => c"no frame has been processed yet",
             gaze_status::GAZE_ERROR_PANIC => c"internal panic caught at the C boundary",
             gaze_status::GAZE_ERROR_INTERNAL => c"internal error",
+            gaze_status::GAZE_ERROR_ENGINE => c"inference engine could not be loaded",
         }
     }
 
@@ -73,6 +77,7 @@ impl gaze_status {
             GAZE_ERROR_NO_RESULT,
             GAZE_ERROR_PANIC,
             GAZE_ERROR_INTERNAL,
+            GAZE_ERROR_ENGINE,
         ]
         .into_iter()
         .find(|s| *s as u32 == code)
@@ -130,6 +135,9 @@ impl Error {
                 GazeError::Config(_) | GazeError::Json(_) => GAZE_ERROR_CONFIG,
                 GazeError::Calibration(_) => GAZE_ERROR_CALIBRATION,
                 GazeError::Activity(_) => GAZE_ERROR_ACTIVITY,
+                GazeError::Model {
+                    name: "openvino", ..
+                } => GAZE_ERROR_ENGINE,
                 GazeError::Model { .. } => GAZE_ERROR_MODEL,
                 GazeError::OpenCv(_) => GAZE_ERROR_OPENCV,
                 _ => GAZE_ERROR_INTERNAL,

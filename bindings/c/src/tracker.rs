@@ -3,7 +3,8 @@
 use std::ffi::c_char;
 
 use gaze_core::{
-    Calibration, Frame, FrameMessage, FrameResult, GazeError, PixelFormat, Tracker, TrackerConfig,
+    Calibration, Engine, EngineChoice, Frame, FrameMessage, FrameResult, GazeError, PixelFormat,
+    Tracker, TrackerConfig,
 };
 
 use crate::boundary::{arg_mut, arg_opt_str, arg_ref, ffi_boundary, into_c_string, ok, write_out};
@@ -20,6 +21,27 @@ pub const GAZE_FORMAT_RGB: u32 = 2;
 pub const GAZE_FORMAT_BGRA: u32 = 3;
 /// Red, green, blue, alpha.
 pub const GAZE_FORMAT_RGBA: u32 = 4;
+
+/// Inference engine choice: OpenVINO when its library loads (`GAZE_OPENVINO_LIB`, then the
+/// library path), else OpenCV DNN.
+pub const GAZE_ENGINE_AUTO: u32 = 0;
+/// OpenVINO (runtime-loaded `libopenvino_c`); `GAZE_ERROR_ENGINE` when it cannot be loaded.
+pub const GAZE_ENGINE_OPENVINO: u32 = 1;
+/// OpenCV DNN (always available).
+pub const GAZE_ENGINE_OPENCV: u32 = 2;
+
+fn engine_choice(code: u32) -> Result<EngineChoice, Error> {
+    Ok(match code {
+        GAZE_ENGINE_AUTO => EngineChoice::Auto,
+        GAZE_ENGINE_OPENVINO => EngineChoice::OpenVino,
+        GAZE_ENGINE_OPENCV => EngineChoice::OpenCv,
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "unknown engine {other} (expected GAZE_ENGINE_AUTO, _OPENVINO or _OPENCV)"
+            )));
+        }
+    })
+}
 
 fn pixel_format(code: u32) -> Result<PixelFormat, Error> {
     Ok(match code {
@@ -44,8 +66,8 @@ pub struct gaze_tracker {
 }
 
 /// Creates a tracker with the embedded models. `config_json` is a (partial) `TrackerConfig`
-/// as JSON, or NULL for the defaults. On success `*out` owns the handle; free it with
-/// `gaze_tracker_free`.
+/// as JSON, or NULL for the defaults (engine: `"inference": {"engine": "auto"}`). On success
+/// `*out` owns the handle; free it with `gaze_tracker_free`.
 ///
 /// # Safety
 /// `config_json` is NULL or a NUL-terminated string; `out` is valid for writes.
@@ -54,15 +76,45 @@ pub unsafe extern "C" fn gaze_tracker_new(
     config_json: *const c_char,
     out: *mut *mut gaze_tracker,
 ) -> gaze_status {
+    // SAFETY: the same contract.
+    unsafe { new_tracker(config_json, None, out) }
+}
+
+/// Like `gaze_tracker_new`, with the inference engine `engine` (`GAZE_ENGINE_*`) replacing the
+/// config's choice. `GAZE_ENGINE_OPENVINO` fails with `GAZE_ERROR_ENGINE` when `libopenvino_c`
+/// cannot be loaded; `GAZE_ENGINE_AUTO` then falls back to OpenCV DNN.
+///
+/// # Safety
+/// `config_json` is NULL or a NUL-terminated string; `out` is valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gaze_tracker_new_with_engine(
+    config_json: *const c_char,
+    engine: u32,
+    out: *mut *mut gaze_tracker,
+) -> gaze_status {
+    // SAFETY: the same contract.
+    unsafe { new_tracker(config_json, Some(engine), out) }
+}
+
+/// # Safety
+/// See `gaze_tracker_new`.
+unsafe fn new_tracker(
+    config_json: *const c_char,
+    engine: Option<u32>,
+    out: *mut *mut gaze_tracker,
+) -> gaze_status {
     ffi_boundary(|| {
         if out.is_null() {
             return Err(Error::Null("out"));
         }
-        // SAFETY: per this function's contract.
-        let config: TrackerConfig = match unsafe { arg_opt_str(config_json, "config_json") }? {
+        // SAFETY: per the caller's contract.
+        let mut config: TrackerConfig = match unsafe { arg_opt_str(config_json, "config_json") }? {
             Some(json) => serde_json::from_str(json).map_err(GazeError::from)?,
             None => TrackerConfig::default(),
         };
+        if let Some(code) = engine {
+            config.inference.engine = engine_choice(code)?;
+        }
         let tracker = Tracker::new(config)?;
         let handle = Box::into_raw(Box::new(gaze_tracker {
             tracker,
@@ -70,6 +122,28 @@ pub unsafe extern "C" fn gaze_tracker_new(
         }));
         // SAFETY: `out` is non-NULL and writable per the contract.
         unsafe { write_out(out, "out", handle) }?;
+        ok()
+    })
+}
+
+/// The engine that runs the tracker's networks: `GAZE_ENGINE_OPENVINO` or `GAZE_ENGINE_OPENCV`.
+///
+/// # Safety
+/// `tracker` is a live handle; `out` is valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gaze_tracker_engine(
+    tracker: *const gaze_tracker,
+    out: *mut u32,
+) -> gaze_status {
+    ffi_boundary(|| {
+        // SAFETY: per this function's contract.
+        let handle = unsafe { arg_ref(tracker, "tracker") }?;
+        let code = match handle.tracker.engine() {
+            Engine::OpenVino => GAZE_ENGINE_OPENVINO,
+            Engine::OpenCv => GAZE_ENGINE_OPENCV,
+        };
+        // SAFETY: per this function's contract.
+        unsafe { write_out(out, "out", code) }?;
         ok()
     })
 }

@@ -52,11 +52,26 @@ assert report["session_id"] == "c-example" and "focus_time" in report, report
 PY
 }
 check "shared: PPM frame has a face and gaze" face_found "$tmp/track_shared" "$tmp/frame.ppm"
+# Both engines: OpenVINO from GAZE_OPENVINO_LIB (the Makefile points it at .venv), OpenCV DNN.
+engine_ran() { # engine: the example must report that engine and find the face
+  GAZE_ENGINE=$1 face_found "$tmp/track_shared" "$tmp/frame.ppm" 2>"$tmp/engine.txt"
+  grep -qx "engine: $1" "$tmp/engine.txt"
+}
+check "shared: GAZE_ENGINE=opencv runs OpenCV DNN" engine_ran opencv
+if [ -n "${GAZE_OPENVINO_LIB:-}" ]; then
+  check "shared: GAZE_ENGINE=openvino runs OpenVINO" engine_ran openvino
+fi
+check "shared: GAZE_ENGINE=openvino without the library fails (GAZE_ERROR_ENGINE)" \
+  bash -c "! GAZE_OPENVINO_LIB=/nonexistent GAZE_ENGINE=openvino '$tmp/track_shared' '$tmp/frame.ppm'"
+check "shared: auto without the library falls back to OpenCV DNN" \
+  bash -c "GAZE_OPENVINO_LIB=/nonexistent '$tmp/track_shared' '$tmp/frame.ppm' 2>&1 >/dev/null | grep -qx 'engine: opencv'"
 check "static: PPM frame has a face and gaze" face_found "$tmp/track_static" "$tmp/frame.ppm"
 check "static: PGM (gray) frame has a face and gaze" face_found "$tmp/track_static" "$tmp/frame.pgm"
 check "shared: raw BGR frame has a face and gaze" face_found "$tmp/track_shared" "$tmp/frame.bgr" 640 480 bgr
 check "bad raw size is rejected" bash -c "! '$tmp/track_shared' '$tmp/frame.bgr' 640 481 bgr"
 # Definite and indirect leaks fail; OpenCV's TBB worker threads leave "possibly lost" blocks at exit.
+# Valgrind runs OpenCV DNN (GAZE_ENGINE=opencv): OpenVINO's JIT code is out of its scope.
+export GAZE_ENGINE=opencv
 VALGRIND=(valgrind -q --error-exitcode=3 --leak-check=full --show-leak-kinds=definite,indirect
   --errors-for-leak-kinds=definite,indirect)
 check "valgrind: no leaks, no invalid reads (shared, PPM)" "${VALGRIND[@]}" "$tmp/track_shared" "$tmp/frame.ppm"

@@ -8,7 +8,7 @@
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use gaze_core::{Tracker, TrackerConfig};
+use gaze_core::{EngineChoice, Tracker, TrackerConfig};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -41,13 +41,22 @@ impl PyTracker {
 
 #[pymethods]
 impl PyTracker {
-    /// Builds a tracker with the embedded models. Keyword arguments override
-    /// `TrackerConfig` defaults (see `Tracker.default_config()`); unknown names raise
-    /// `TypeError`, bad values `ValueError`.
+    /// Builds a tracker with the embedded models. `engine` is "auto" (OpenVINO when its
+    /// library loads, else OpenCV DNN), "openvino" or "opencv" (shorthand for
+    /// `inference={"engine": ...}`). Keyword arguments override `TrackerConfig` defaults
+    /// (see `Tracker.default_config()`); unknown names raise `TypeError`, bad values
+    /// `ValueError`; an explicit "openvino" that cannot be loaded raises `RuntimeError`.
     #[new]
-    #[pyo3(signature = (**config))]
-    fn new(py: Python<'_>, config: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        let config: TrackerConfig = config_from_kwargs(config, "Tracker")?;
+    #[pyo3(signature = (engine=None, **config))]
+    fn new(
+        py: Python<'_>,
+        engine: Option<&str>,
+        config: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let mut config: TrackerConfig = config_from_kwargs(config, "Tracker")?;
+        if let Some(name) = engine {
+            config.inference.engine = EngineChoice::parse(name).map_err(BindingError::from)?;
+        }
         let tracker = py
             .detach(|| Tracker::new(config))
             .map_err(BindingError::from)?;
@@ -60,6 +69,12 @@ impl PyTracker {
     #[staticmethod]
     fn default_config<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_py(py, &TrackerConfig::default())
+    }
+
+    /// The inference engine that runs the networks: "openvino" or "opencv".
+    #[getter]
+    fn engine(&self) -> PyResult<&'static str> {
+        Ok(self.with(|t| t.engine().name())?)
     }
 
     /// The configuration in use, as a dict.

@@ -163,12 +163,17 @@ class Tracker:
     safe but serialises the calls and mixes the streams' tracking state.
     """
 
-    def __init__(self, **config: Any) -> None:
-        """Keyword arguments override TrackerConfig defaults (see default_config())."""
+    def __init__(self, engine: Optional[str] = None, **config: Any) -> None:
+        """``engine``: "auto" (default: OpenVINO when its library loads, else OpenCV DNN),
+        "openvino" (RuntimeError when it cannot be loaded) or "opencv". Keyword arguments
+        override TrackerConfig defaults (see default_config())."""
     @staticmethod
     def default_config() -> Dict[str, Any]: ...
     @property
     def config(self) -> Dict[str, Any]: ...
+    @property
+    def engine(self) -> str:
+        """The engine that runs the networks: "openvino" or "opencv"."""
     def process(
         self,
         frame: npt.NDArray[np.uint8],
