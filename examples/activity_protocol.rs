@@ -5,7 +5,7 @@
 //! # 1. per-second feature rows (native rate + N webcam-degraded copies) for the training script
 //! activity_protocol dump <activity data folder> <rows.csv> [--augment N]
 //! # 2. score fold models written by gaze-activity/training/train_activity.py (and the baseline)
-//! activity_protocol eval <activity data folder> --models <dir> [--json <summary.json>] [--schemes main,loso]
+//! activity_protocol eval <activity data folder> --models <dir> [--json <summary.json>] [--schemes main,loso] [--datasets a,b]
 //! ```
 //! (`make eval-activity DATA=…` runs both with the training script in between.)
 //!
@@ -24,7 +24,8 @@
 //! Schemes: `baseline` = [`ActivityConfig::legacy`] (the earlier linear model); `shipped` =
 //! the embedded model (trained on all of the data: in-sample, for reference only);
 //! `lodo` = each dataset scored by the model trained without it; `loso` = each
-//! srivastava_desktop subject scored by the model trained without that subject;
+//! srivastava_desktop and WebQAmGaze subject scored by the model trained without that
+//! subject;
 //! `loso+adapt` = as `loso`, with per-class offsets fitted on the first 2 minutes of that
 //! subject's own labelled data ([`ActivityConfig::adapt_to_labels`]) and scored on the rest.
 
@@ -63,8 +64,14 @@ fn main() {
         usage()
     };
     let dir = PathBuf::from(dir);
+    // --datasets a,b: only these datasets (e.g. to run parts of an evaluation in parallel).
+    let only: Option<Vec<String>> =
+        arg_value(&args, "--datasets").map(|v| v.split(',').map(str::to_string).collect());
     let entries = match read_index(&dir) {
-        Ok(e) => e,
+        Ok(e) => e
+            .into_iter()
+            .filter(|e| only.as_ref().is_none_or(|o| o.contains(&e.dataset)))
+            .collect::<Vec<_>>(),
         Err(e) => {
             eprintln!("{e}");
             std::process::exit(1)
@@ -365,6 +372,9 @@ fn conditions(tr: &Trace, e: &Entry) -> [(&'static str, Vec<GazeSample>); 2] {
     [("native", native_samples(tr)), ("webcam", webcam)]
 }
 
+/// Datasets scored leave-one-subject-out (models `loso__<subject>`).
+const LOSO_SETS: [&str; 2] = ["srivastava_desktop", "webqamgaze"];
+
 /// Seconds of the adaptation snippet (the subject's own labels).
 const ADAPT_S: f64 = 120.0;
 
@@ -400,15 +410,20 @@ fn eval(
         Ok(m)
     };
     for (i, e) in entries.iter().enumerate() {
-        if !main_schemes && !(loso_schemes && e.dataset == "srivastava_desktop") {
+        let loso_set = LOSO_SETS.contains(&e.dataset.as_str());
+        if !main_schemes && !(loso_schemes && loso_set) {
             continue;
         }
         let tr = match read_trace(dir, e) {
             Ok(t) if t.t.len() >= 2 => t,
             _ => continue,
         };
-        let lodo = get_model(format!("lodo__{}", file_key(&e.dataset)))?;
-        let loso = if loso_schemes && e.dataset == "srivastava_desktop" {
+        let lodo = if main_schemes {
+            get_model(format!("lodo__{}", file_key(&e.dataset)))?
+        } else {
+            ActivityModel::Builtin
+        };
+        let loso = if loso_schemes && loso_set {
             match get_model(format!("loso__{}", file_key(&e.subject))) {
                 Ok(m) => Some(m),
                 Err(err) => {

@@ -229,6 +229,12 @@ def main():
     ap.add_argument("rows")
     ap.add_argument("--full", help="write the model trained on all rows here")
     ap.add_argument("--folds", help="write LODO / LOSO fold models into this folder")
+    ap.add_argument(
+        "--loso",
+        default="srivastava_desktop,webqamgaze",
+        help="datasets whose subjects get leave-one-subject-out models",
+    )
+    ap.add_argument("--no-lodo", action="store_true", help="only the LOSO fold models")
     a = ap.parse_args()
     names, x, y, ds, subj, rec, cond, t = load(a.rows)
     eval_only = sorted(set(ds.tolist()) & EVAL_ONLY)
@@ -242,12 +248,13 @@ def main():
         import os
 
         os.makedirs(a.folds, exist_ok=True)
-        for d in sorted(set(ds.tolist())):
+        for d in sorted(set(ds.tolist())) if not a.no_lodo else []:
             jobs.append((os.path.join(a.folds, f"lodo__{file_key(d)}.json"), ds != d, f"without dataset {d}"))
         # Evaluation-only sets are never trained on: their held-out model is the full one.
         full = np.ones(len(y), dtype=bool)
-        jobs.append(([os.path.join(a.folds, f"lodo__{file_key(d)}.json") for d in eval_only], full, "all training rows (dataset never trained on)"))
-        for s in sorted(set(subj[ds == "srivastava_desktop"].tolist())):
+        if not a.no_lodo:
+            jobs.append(([os.path.join(a.folds, f"lodo__{file_key(d)}.json") for d in eval_only], full, "all training rows (dataset never trained on)"))
+        for s in sorted(set(subj[np.isin(ds, a.loso.split(","))].tolist())):
             jobs.append((os.path.join(a.folds, f"loso__{file_key(s)}.json"), subj != s, f"without subject {s}"))
     for paths, m, label in jobs:
         paths = [paths] if isinstance(paths, str) else paths
