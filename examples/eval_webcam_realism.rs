@@ -93,7 +93,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             let f = session.classifier().features();
             println!(
                 "{n:4} open={:.3} pitch={:6.1} closed={} down={} ev={} act={:?} att={:?} h={:.3} v={:.3} scores=[{:.2} {:.2} {:.2}] fwd={:.2} prog={:.2} right={:.2} cyc={:.2} still={:.2} spread={:.2} nfix={}",
-                r.left_eye.as_ref().zip(r.right_eye.as_ref()).map(|(a, b)| 0.5 * (a.openness + b.openness)).unwrap_or(f32::NAN),
+                r.left_eye
+                    .as_ref()
+                    .zip(r.right_eye.as_ref())
+                    .map(|(a, b)| 0.5 * (a.openness + b.openness))
+                    .unwrap_or(f32::NAN),
                 r.head_pose.map(|p| p.pitch_deg).unwrap_or(f32::NAN),
                 u8::from(r.blink.closed),
                 u8::from(r.blink.looking_down),
@@ -102,8 +106,16 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 live.attention,
                 r.gaze.map(|g| g.horizontal).unwrap_or(f32::NAN),
                 r.gaze.map(|g| g.vertical).unwrap_or(f32::NAN),
-                sc[0], sc[1], sc[2],
-                f.fwd_frac, f.progression, f.right_frac, f.line_cycles, f.still_frac, f.spread, f.n_fix,
+                sc[0],
+                sc[1],
+                sc[2],
+                f.fwd_frac,
+                f.progression,
+                f.right_frac,
+                f.line_cycles,
+                f.still_frac,
+                f.spread,
+                f.n_fix,
             );
         }
         if let Some(w) = dump.as_mut() {
@@ -119,7 +131,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .filter_map(|r| r.blink.event)
         .map(|e| (frame_of(e.start_ms), frame_of(e.end_ms)))
         .collect();
-    let overlaps = |(a, b): (i64, i64), (c, d): (usize, usize)| a <= d as i64 + 2 && b + 2 >= c as i64;
+    let overlaps =
+        |(a, b): (i64, i64), (c, d): (usize, usize)| a <= d as i64 + 2 && b + 2 >= c as i64;
     let found = blinks
         .iter()
         .filter(|m| events.iter().any(|e| overlaps(*e, **m)))
@@ -135,7 +148,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .count();
     let down_events = events
         .iter()
-        .filter(|e| down.iter().any(|&(a, b)| (a as i64..=b as i64).contains(&e.0)))
+        .filter(|e| {
+            down.iter()
+                .any(|&(a, b)| (a as i64..=b as i64).contains(&e.0))
+        })
         .count();
     let r = &report.session_report;
     println!(

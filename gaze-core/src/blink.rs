@@ -67,9 +67,14 @@ pub struct EyeObservation {
 enum LidState {
     Open,
     /// Lids lowered or closed since `since`; `shut` once they came together.
-    Closed { since: f64, shut: bool },
+    Closed {
+        since: f64,
+        shut: bool,
+    },
     /// Lowered lids while looking down, since `since`.
-    Down { since: f64 },
+    Down {
+        since: f64,
+    },
 }
 
 /// Streaming blink detector.
@@ -145,8 +150,7 @@ impl BlinkDetector {
                             });
                         }
                         LidState::Open
-                    } else if !shut && !shut_now && iris && (looks_down || dur > c.max_blink_ms)
-                    {
+                    } else if !shut && !shut_now && iris && (looks_down || dur > c.max_blink_ms) {
                         // Lowered lids that never shut, with the iris in view: looking down.
                         LidState::Down { since }
                     } else {
@@ -231,5 +235,40 @@ mod tests {
         let b = d.update(t, Some(0.3));
         assert!(b.event.is_none());
         assert_eq!(b.count, 1);
+    }
+
+    #[test]
+    fn lowered_lids_with_the_head_down_are_looking_down() {
+        let mut d = BlinkDetector::new(BlinkConfig::default());
+        let obs = |o: f32, p: f32| EyeObservation {
+            openness: Some(o),
+            head_pitch_deg: Some(p),
+            iris_visible: Some(true),
+        };
+        let mut t = 0.0;
+        for _ in 0..30 {
+            d.observe(t, obs(0.3, 0.0));
+            t += 40.0;
+        }
+        // 2 s of half-lowered lids with the head pitched down 15 degrees.
+        for _ in 0..50 {
+            let b = d.observe(t, obs(0.16, -15.0));
+            assert!(!b.closed && b.looking_down, "{b:?}");
+            t += 40.0;
+        }
+        let b = d.observe(t, obs(0.3, 0.0));
+        assert!(b.event.is_none() && !b.looking_down && b.count == 0);
+        // A blink while looking down is still a blink.
+        for _ in 0..10 {
+            d.observe(t, obs(0.16, -15.0));
+            t += 40.0;
+        }
+        for _ in 0..4 {
+            assert!(d.observe(t, obs(0.03, -15.0)).closed);
+            t += 40.0;
+        }
+        let b = d.observe(t, obs(0.3, 0.0));
+        assert_eq!(b.count, 1);
+        assert!(b.event.is_some_and(|e| (e.duration_ms - 160.0).abs() < 1.0));
     }
 }
