@@ -137,6 +137,7 @@ pub fn decode(data: &[u8]) -> (ActivityConfig, Vec<Step>) {
                     closed_ms: dur,
                     event,
                     count: 0,
+                    ..Blink::default()
                 },
                 attention: evidence,
                 ..FrameResult::default()

@@ -209,6 +209,11 @@ pub struct Blink {
     pub event: Option<BlinkEvent>,
     /// Blinks completed since the tracker was created or reset.
     pub count: u32,
+    /// Lowered lids with the eye still open: the person looks down (desk, phone, keyboard)
+    /// rather than closing the eyes. Never set together with `closed`. Absent (false) in
+    /// results from before this field existed.
+    #[serde(default)]
+    pub looking_down: bool,
 }
 
 /// Per-frame evidence for the attention model.

@@ -4,7 +4,7 @@
 //! eye corners, so the face detector only runs every `redetect_every` frames or when the
 //! eye landmarks stop looking like eyes.
 
-use crate::blink::{BlinkConfig, BlinkDetector};
+use crate::blink::{BlinkConfig, BlinkDetector, EyeObservation};
 use crate::calibration::{Calibration, GazeFeatures};
 use crate::error::{GazeError, Result};
 pub use crate::face::FaceDetector;
@@ -277,6 +277,12 @@ fn plausible(lm: &EyeLandmarks, roi: &EyeRoi) -> bool {
         .all(|p| p.x.is_finite() && p.y.is_finite())
         && (0.18..0.7).contains(&ratio)
         && iris_off < 0.3
+}
+
+/// The iris network still sees an iris between the lids: the lid gap covers at least half
+/// the iris radius (lids that came together leave no gap).
+fn iris_visible(eye: &Eye) -> bool {
+    eye.radius > 0.0 && eye.upper_lid.dist(eye.lower_lid) >= 0.5 * eye.radius
 }
 
 /// Both eyes look like a pair: similar widths (head yaw foreshortens one, within reason).
@@ -641,7 +647,14 @@ impl Tracker {
         let openness = (right_eye.openness * eye_feats[0].weight.max(1e-3)
             + left_eye.openness * eye_feats[1].weight.max(1e-3))
             / (eye_feats[0].weight.max(1e-3) + eye_feats[1].weight.max(1e-3));
-        let blink = self.blink.update(t, Some(openness));
+        let blink = self.blink.observe(
+            t,
+            EyeObservation {
+                openness: Some(openness),
+                head_pitch_deg: head_pose.map(|p| p.pitch_deg),
+                iris_visible: Some(iris_visible(&right_eye) || iris_visible(&left_eye)),
+            },
+        );
         let fused = gaze::fuse(&eye_feats, head_pose.as_ref());
         let cfg = self.config.direction;
         let head_away = head_pose
@@ -683,6 +696,8 @@ impl Tracker {
             }
             if blink.closed {
                 dir = Direction::Closed;
+            } else if blink.looking_down {
+                dir = Direction::Down;
             }
             let open = ((openness - 0.08) / 0.12).clamp(0.0, 1.0);
             let frontal = 1.0
@@ -731,7 +746,8 @@ impl Tracker {
                 face_present: true,
                 eyes_closed: blink.closed,
                 head_away,
-                gaze_off_screen,
+                // Looking down (desk, phone, keyboard) is gaze below the screen.
+                gaze_off_screen: gaze_off_screen || blink.looking_down,
             },
             detected: detected_now,
         }
