@@ -7,7 +7,7 @@ VIDEO ?= testdata/webcam/webcam_cap12_t18-28s_640x480_25fps.mp4
 ## to use another installation.
 OV_ENV = GAZE_OPENVINO_LIB="$${GAZE_OPENVINO_LIB:-$$(scripts/openvino-lib.sh)}"
 
-.PHONY: run test publish-check deps deps-test lint test-rust test-web test-schemathesis loadtest test-python test-c bench-python fuzz install-cli bench-cli faults soak eval-activity train-activity wheel dist-c
+.PHONY: run test publish-check deps deps-test lint test-rust test-web test-schemathesis loadtest test-python test-c bench-python fuzz install-cli bench-cli faults soak eval-activity train-activity wheel dist-c cluster loadtest-cluster
 
 ## Installs what is needed, then runs the main job: gaze-server with its own local
 ## redis-server (AOF, data in ./data/redis) and the web UI at http://127.0.0.1:8000.
@@ -15,6 +15,20 @@ OV_ENV = GAZE_OPENVINO_LIB="$${GAZE_OPENVINO_LIB:-$$(scripts/openvino-lib.sh)}"
 SERVER_ARGS ?=
 run: deps
 	$(OV_ENV) $(CARGO) run --release -p gaze-server --bin gaze-server -- --bind 127.0.0.1:8000 --data-dir data/redis --open $(SERVER_ARGS)
+
+## Scale-out locally: a 3-master Redis Cluster, 3 gaze-server instances and HAProxy in
+## front (deploy/haproxy.cfg); prints the URL (http://127.0.0.1:8080), Ctrl-C stops all.
+## More instances / flags: make cluster CLUSTER_INSTANCES=4 SERVER_ARGS="--admin-user alice"
+CLUSTER_INSTANCES ?= 3
+cluster: deps
+	$(CARGO) build --release -p gaze-server --bin gaze-server
+	GAZE_CLUSTER_INSTANCES=$(CLUSTER_INSTANCES) GAZE_CLUSTER_ARGS="$(SERVER_ARGS)" scripts/cluster.sh
+
+## gaze-loadtest through HAProxy against 1, 2 and 3 instances over one Redis Cluster, same
+## run (not part of `make test`); prints each level's row and the CPU each process used.
+loadtest-cluster: deps
+	$(CARGO) build --release -p gaze-server --bins
+	scripts/loadtest-cluster.sh
 
 ## Installs what is needed, then runs every check and test.
 test: deps-test lint test-rust test-web test-schemathesis test-python test-c publish-check

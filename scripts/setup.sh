@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what gaze needs on a fresh Debian (bookworm) machine. Idempotent: skips what is there.
 # Usage: scripts/setup.sh [base|test]
-#   base: Rust build deps (OpenCV, clang), redis-server, ffmpeg, .venv with openvino (make run)
+#   base: Rust build deps (OpenCV, clang), redis-server, ffmpeg, haproxy, .venv with openvino (make run, make cluster)
 #   test: base + chromium, valgrind, Python venv with test tools, npm   (make test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,7 @@ what="${1:-base}"
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-pkgs=(libopencv-dev clang libclang-dev opencv-data redis-server redis-tools ffmpeg pkg-config python3-venv)
+pkgs=(libopencv-dev clang libclang-dev opencv-data redis-server redis-tools ffmpeg pkg-config python3-venv haproxy curl)
 if [ "$what" = test ]; then
   pkgs+=(chromium chromium-driver valgrind gcc make poppler-utils)  # poppler-utils: pdftotext in gaze-report tests
   command -v npm >/dev/null || pkgs+=(nodejs npm)  # gaze-server web UI test (playwright-core)

@@ -34,6 +34,23 @@ pub struct LiveTotals {
     pub blink_count: u32,
 }
 
+impl LiveTotals {
+    /// The totals of a (running) report.
+    pub fn from_report(r: &SessionReport) -> Self {
+        LiveTotals {
+            reading_time: r.session_report.reading_time,
+            browsing_time: r.session_report.browsing_time,
+            watching_time: r.session_report.watching_time,
+            other_time: r.other_time,
+            focus_time: r.focus_time,
+            distraction_time: r.distraction_time,
+            no_data_time: r.no_data_time,
+            duration: r.duration,
+            blink_count: r.blink_count,
+        }
+    }
+}
+
 /// Live status after one frame.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LiveStatus {

@@ -75,6 +75,16 @@ pub struct Config {
     #[arg(long, env = "GAZE_RECONNECT_GRACE_SECS", default_value_t = 10)]
     pub reconnect_grace_secs: u64,
 
+    /// Lease of a live session (seconds): the instance hosting it renews it several times
+    /// per lease; when the instance dies, another takes the session over once the lease
+    /// expired (a session asked for by a live instance is handed over at once).
+    #[arg(long, env = "GAZE_LEASE_SECS", default_value_t = 2.0)]
+    pub lease_secs: f64,
+
+    /// This instance's name in session leases (default: random, unique per process).
+    #[arg(long, env = "GAZE_INSTANCE_ID")]
+    pub instance_id: Option<String>,
+
     /// Seconds a WebSocket may take to authenticate with its first message.
     #[arg(long, env = "GAZE_WS_AUTH_TIMEOUT_SECS", default_value_t = 10)]
     pub ws_auth_timeout_secs: u64,
@@ -107,6 +117,11 @@ pub struct Config {
     /// Window of the login / registration rate limits (seconds).
     #[arg(long, env = "GAZE_RATE_WINDOW_SECS", default_value_t = 60)]
     pub rate_window_secs: u64,
+
+    /// Keep the login / registration buckets in this process only (default: in the store,
+    /// one budget shared by every instance; local buckets only while the store fails).
+    #[arg(long, env = "GAZE_LOCAL_LIMITS")]
+    pub local_limits: bool,
 
     /// Take the client IP from the last `X-Forwarded-For` entry (only behind a reverse proxy
     /// that sets it; otherwise clients could pick their own IP). Default: the peer address.
@@ -160,6 +175,21 @@ impl Config {
     /// Largest HTTP request body (calibration points carry a few frames).
     pub fn body_limit(&self) -> usize {
         self.max_frame_bytes.saturating_mul(12).max(64 * 1024)
+    }
+
+    /// Lease of a live session (clamped to 0.3 s – 600 s).
+    pub fn lease_ttl(&self) -> Duration {
+        let secs = if self.lease_secs.is_finite() {
+            self.lease_secs
+        } else {
+            2.0
+        };
+        Duration::from_secs_f64(secs.clamp(0.3, 600.0))
+    }
+
+    /// How often the leases are renewed: six times per lease (at least every 100 ms apart).
+    pub fn lease_renew_interval(&self) -> Duration {
+        (self.lease_ttl() / 6).max(Duration::from_millis(100))
     }
 
     /// Token lifetime.

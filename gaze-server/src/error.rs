@@ -115,6 +115,9 @@ impl From<StoreError> for AppError {
         match e {
             StoreError::NotFound(m) => AppError::NotFound(m),
             StoreError::Conflict(m) => AppError::Conflict(m),
+            StoreError::Fenced(m) => AppError::Conflict(format!(
+                "the session is now handled by another server instance ({m}); reconnect"
+            )),
             StoreError::Unauthorized => AppError::Unauthorized,
             StoreError::Invalid(m) => AppError::BadRequest(m),
             StoreError::Unavailable(m) => AppError::Unavailable(m),

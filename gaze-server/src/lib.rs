@@ -25,8 +25,7 @@ pub mod ws;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use gaze_core::SessionReport;
-use gaze_store::{PageRequest, Store, StoreConfig, StoreError};
+use gaze_store::{Store, StoreConfig, StoreError};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -66,6 +65,7 @@ impl Server {
         if state.config.finalize_stale {
             finalize_stale(&state).await;
         }
+        spawn_background(&state);
         let app = routes::app(state.clone());
         let mut stop = state.shutdown_signal();
         let task = tokio::spawn(async move {
@@ -104,74 +104,31 @@ pub async fn finalize_all(st: &SharedState) {
     }
 }
 
-/// Sessions a previous run left live: those with a checkpoint are resumed from it (and
-/// finalised after the reconnect grace unless their client reconnects); the others are
-/// ended with their last stored report.
+/// Sessions a previous run (or a dead instance) left live: those with a checkpoint are
+/// resumed from it (and finalised after the reconnect grace unless their client
+/// reconnects); the others are ended with their last stored report. Only sessions whose
+/// lease expired are touched (see [`live::adopt_orphans`]).
 pub async fn finalize_stale(st: &SharedState) {
-    let mut cursor = None;
-    let mut n = 0usize;
-    let mut resumed = 0usize;
-    loop {
-        let page = match st
-            .store
-            .list_live_sessions(PageRequest {
-                limit: 100,
-                cursor: cursor.take(),
-            })
-            .await
-        {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot list stale live sessions");
-                return;
-            }
-        };
-        for rec in page.items {
-            if st.live.get(&rec.id).is_some() {
-                continue;
-            }
-            // Resume from the last checkpoint: the client may reconnect within the grace.
-            if let Some(account) = rec
-                .state
-                .as_ref()
-                .and_then(accounting::LiveAccount::restore)
-            {
-                let calibration = st.store.get_calibration(&rec.owner).await.ok().flatten();
-                let l = live::LiveSession::with_account(
-                    &rec.id,
-                    &rec.owner,
-                    calibration,
-                    account,
-                    rec.checkpoint_seq,
-                );
-                st.live.insert(l.clone());
-                live::finalize_if_abandoned(st, &l);
-                resumed += 1;
-                continue;
-            }
-            let mut report: SessionReport = rec.report.unwrap_or_default();
-            report.session_id = rec.id.clone();
-            if report.timeline.is_empty() {
-                report.timeline = st.store.get_timeline(&rec.id).await.unwrap_or_default();
-            }
-            match st.store.end_session(&rec.id, report).await {
-                Ok(_) | Err(StoreError::Conflict(_)) => n += 1,
-                Err(e) => {
-                    tracing::warn!(session = %rec.id, error = %e, "cannot finalise stale session")
+    live::adopt_orphans(st).await;
+}
+
+/// Background work of an instance: lease renewal of its sessions, and (with
+/// `--finalize-stale`) adoption of orphaned sessions every few seconds.
+fn spawn_background(st: &SharedState) {
+    tokio::spawn(live::keep_leases(st.clone()));
+    if st.config.finalize_stale {
+        let st = st.clone();
+        tokio::spawn(async move {
+            let every = (st.config.lease_ttl() * 2).max(std::time::Duration::from_secs(2));
+            let mut shutdown = st.shutdown_signal();
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = shutdown.changed() => return,
                 }
+                live::adopt_orphans(&st).await;
             }
-        }
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
-    if n > 0 || resumed > 0 {
-        tracing::info!(
-            finalised = n,
-            resumed,
-            "sessions left live by a previous run: resumed from their checkpoint (finalised unless the client reconnects within the grace) or finalised"
-        );
+        });
     }
 }
 

@@ -19,7 +19,13 @@
 //! budget. A user whose bucket an attacker keeps empty is refused too (the password is not
 //! checked while the bucket is empty), but never for long: a token comes back every
 //! `window / n` (12 s by default), and the attacker is held to `n` guesses per window per
-//! username whatever the number of IPs. Nothing is stored: buckets live in this process.
+//! username whatever the number of IPs.
+//!
+//! **Shared buckets.** With several instances behind a balancer the buckets live in the
+//! store (`gz:rl:<limit>:<key>` in Redis, refilled on Redis's clock; [`Store::rate_limit`]),
+//! so the budget is one for the whole fleet. While the store does not answer, each instance
+//! falls back to its own in-process buckets (below; counted in `gaze_limit_fallbacks_total`)
+//! and tries the store again after 5 s.
 //!
 //! Memory is bounded: a bucket that has refilled is the same as no bucket and is dropped by a
 //! sweep once per window; past [`MAX_KEYS`] keys the fullest tenth is evicted at once.
@@ -40,8 +46,11 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use gaze_store::Store;
 
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -232,12 +241,41 @@ fn cut(key: &str) -> &str {
     }
 }
 
-/// The login and registration limits of one server.
+/// The three limits, by name (also the prefix of their shared buckets' keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Which {
+    LoginUser,
+    LoginIp,
+    RegisterIp,
+}
+
+impl Which {
+    fn name(self) -> &'static str {
+        match self {
+            Which::LoginUser => "login_user",
+            Which::LoginIp => "login_ip",
+            Which::RegisterIp => "register_ip",
+        }
+    }
+}
+
+/// How long the local buckets are used after the shared ones failed, before trying again.
+const SHARED_RETRY: Duration = Duration::from_secs(5);
+
+/// The login and registration limits of one server: buckets in the store shared by every
+/// instance (one budget for the fleet), falling back to this process's buckets while the
+/// store does not answer.
 #[derive(Debug)]
 pub struct AuthLimits {
     login_user: RateLimiter,
     login_ip: RateLimiter,
     register_ip: RateLimiter,
+    window: Duration,
+    shared: Option<Arc<dyn Store>>,
+    /// Until when the shared buckets are skipped (they failed).
+    shared_down_until: Mutex<Option<Instant>>,
+    /// Decisions taken by the local buckets because the shared ones failed.
+    fallbacks: AtomicU64,
 }
 
 /// A login's hold on a token of its username's bucket: kept when the login fails, given back
@@ -247,17 +285,23 @@ pub struct AuthLimits {
 pub struct LoginAttempt<'a> {
     limits: &'a AuthLimits,
     key: String,
+    /// The token came from the shared bucket.
+    shared: bool,
 }
 
 impl LoginAttempt<'_> {
     /// The password was right: the token goes back.
-    pub fn succeeded(self) {
-        self.limits.login_user.give_back(&self.key);
+    pub async fn succeeded(self) {
+        self.limits
+            .give_back(Which::LoginUser, &self.key, self.shared)
+            .await;
     }
 
     /// The attempt could not be decided (store error): the token goes back.
-    pub fn not_counted(self) {
-        self.limits.login_user.give_back(&self.key);
+    pub async fn not_counted(self) {
+        self.limits
+            .give_back(Which::LoginUser, &self.key, self.shared)
+            .await;
     }
 }
 
@@ -283,41 +327,138 @@ pub fn ip_key(ip: IpAddr) -> String {
 }
 
 impl AuthLimits {
-    /// The limits configured by `config`.
+    /// The limits configured by `config`, in this process only.
     pub fn from_config(config: &Config) -> Self {
         let window = Duration::from_secs(config.rate_window_secs.max(1));
         AuthLimits {
             login_user: RateLimiter::new(config.login_failures_per_user, window, MAX_KEYS),
             login_ip: RateLimiter::new(config.login_attempts_per_ip, window, MAX_KEYS),
             register_ip: RateLimiter::new(config.register_per_ip, window, MAX_KEYS),
+            window,
+            shared: None,
+            shared_down_until: Mutex::new(None),
+            fallbacks: AtomicU64::new(0),
         }
     }
 
+    /// The limits configured by `config`, with their buckets in `store` (shared by every
+    /// instance on it); the local buckets take over while the store fails.
+    pub fn shared(config: &Config, store: Arc<dyn Store>) -> Self {
+        AuthLimits {
+            shared: Some(store),
+            ..Self::from_config(config)
+        }
+    }
+
+    /// Decisions the local buckets took because the shared ones failed.
+    pub fn fallbacks(&self) -> u64 {
+        self.fallbacks.load(Ordering::Relaxed)
+    }
+
+    fn limiter(&self, which: Which) -> &RateLimiter {
+        match which {
+            Which::LoginUser => &self.login_user,
+            Which::LoginIp => &self.login_ip,
+            Which::RegisterIp => &self.register_ip,
+        }
+    }
+
+    /// The shared store unless it failed within [`SHARED_RETRY`].
+    fn shared_store(&self) -> Option<&Arc<dyn Store>> {
+        let store = self.shared.as_ref()?;
+        let mut down = self
+            .shared_down_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match *down {
+            Some(t) if Instant::now() < t => None,
+            Some(_) => {
+                *down = None;
+                Some(store)
+            }
+            None => Some(store),
+        }
+    }
+
+    fn shared_failed(&self, e: &gaze_store::StoreError) {
+        let mut down = self
+            .shared_down_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if down.is_none() {
+            tracing::warn!(error = %e, "shared rate limits unavailable; using this instance's buckets");
+        }
+        *down = Some(Instant::now() + SHARED_RETRY);
+    }
+
+    /// Takes a token; `Ok(true)` when it came from the shared bucket.
+    async fn take(&self, which: Which, key: &str) -> Result<bool, Duration> {
+        let local = self.limiter(which);
+        if local.is_off() {
+            return Ok(false);
+        }
+        let key = cut(key);
+        if let Some(store) = self.shared_store() {
+            let cap = local.capacity as u32;
+            let shared_key = format!("{}:{key}", which.name());
+            match store.rate_limit(&shared_key, cap, self.window, false).await {
+                Ok(None) => return Ok(true),
+                Ok(Some(wait)) => return Err(wait),
+                Err(e) => self.shared_failed(&e),
+            }
+        }
+        if self.shared.is_some() {
+            self.fallbacks.fetch_add(1, Ordering::Relaxed);
+        }
+        local.try_take(key).map(|_| false)
+    }
+
+    async fn give_back(&self, which: Which, key: &str, shared: bool) {
+        if shared {
+            if let Some(store) = &self.shared {
+                let cap = self.limiter(which).capacity as u32;
+                let shared_key = format!("{}:{key}", which.name());
+                if let Err(e) = store.rate_limit(&shared_key, cap, self.window, true).await {
+                    tracing::debug!(error = %e, "cannot give a shared rate-limit token back");
+                }
+                return;
+            }
+        }
+        self.limiter(which).give_back(key);
+    }
+
     /// Counts a login attempt from `ip`; 429 when the IP's budget is used up.
-    pub fn login_from(&self, ip: IpAddr) -> AppResult<()> {
-        self.login_ip
-            .try_take(&ip_key(ip))
+    pub async fn login_from(&self, ip: IpAddr) -> AppResult<()> {
+        self.take(Which::LoginIp, &ip_key(ip))
+            .await
+            .map(|_| ())
             .map_err(|w| refuse("login attempts from this address", w))
     }
 
     /// Takes a failure token of `username`'s bucket before its password is checked; 429
     /// (password not checked) when the bucket is empty.
-    pub fn login_as(&self, username: &str) -> AppResult<LoginAttempt<'_>> {
-        let key = username.trim().to_lowercase();
-        self.login_user
-            .try_take(&key)
+    pub async fn login_as(&self, username: &str) -> AppResult<LoginAttempt<'_>> {
+        let key = cut(&username.trim().to_lowercase()).to_string();
+        let shared = self
+            .take(Which::LoginUser, &key)
+            .await
             .map_err(|w| refuse("failed logins for this user", w))?;
-        Ok(LoginAttempt { limits: self, key })
+        Ok(LoginAttempt {
+            limits: self,
+            key,
+            shared,
+        })
     }
 
     /// Counts a registration attempt from `ip`; 429 when the IP's budget is used up.
-    pub fn register_from(&self, ip: IpAddr) -> AppResult<()> {
-        self.register_ip
-            .try_take(&ip_key(ip))
+    pub async fn register_from(&self, ip: IpAddr) -> AppResult<()> {
+        self.take(Which::RegisterIp, &ip_key(ip))
+            .await
+            .map(|_| ())
             .map_err(|w| refuse("registrations from this address", w))
     }
 
-    /// Keys held by the three limiters (username, login IP, registration IP).
+    /// Keys held by the three local limiters (username, login IP, registration IP).
     pub fn key_counts(&self) -> (usize, usize, usize) {
         (
             self.login_user.len(),

@@ -12,7 +12,10 @@ use gaze_core::{
     Calibration, Frame, FrameMessage, FrameResult, PixelFormat, SessionReport, Tracker,
     TrackerConfig,
 };
-use gaze_store::{Checkpoint, CheckpointOutcome, MAX_SEGMENTS_PER_CHECKPOINT, StoreError};
+use gaze_store::{
+    Checkpoint, CheckpointOutcome, LeaseAcquire, LeaseRenewal, LeaseRequest,
+    MAX_SEGMENTS_PER_CHECKPOINT, StoreError,
+};
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
@@ -179,6 +182,29 @@ struct Engine {
     seq: u64,
     last_checkpoint: Instant,
     sent_segments: usize,
+    /// Fencing token of this instance's lease on the session.
+    lease_token: u64,
+    /// Set when the session left this instance (handed over or fenced): no more frames.
+    closed: bool,
+}
+
+/// Where the accounting of a session resumed after it moved to this instance (or this
+/// instance restarted): sent to the client as `{"event": "resumed", ...}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResumeInfo {
+    /// Sequence number of the checkpoint the accounting resumed from (0: none).
+    pub checkpoint_seq: u64,
+    /// When that checkpoint was cut (server clock, epoch ms).
+    pub checkpoint_at_ms: Option<i64>,
+    /// Frames accounted up to the checkpoint; the next reply has `frame_index + 1`.
+    pub frame_index: u64,
+    /// Timestamp (ms, the frames' clock) of the last frame accounted at the checkpoint:
+    /// frames after it that the previous instance processed were lost.
+    pub resumed_at_ms: f64,
+    /// Running totals at the checkpoint.
+    pub totals: crate::accounting::LiveTotals,
+    /// The instance now serving the session.
+    pub instance: String,
 }
 
 /// One live session hosted by this instance.
@@ -200,7 +226,17 @@ pub struct LiveSession {
     end_queued: AtomicBool,
     /// Live-feed messages to publish, in order, off the frame path (see [`publish`]).
     publisher: OnceLock<mpsc::Sender<String>>,
+    /// Fencing token of this instance's lease.
+    lease_token: AtomicU64,
+    /// Set (with a reason) when the session left this instance: its sockets close with
+    /// [`CLOSE_MOVED`] and the client reconnects (to any instance).
+    moved_tx: watch::Sender<Option<&'static str>>,
+    /// Where the accounting resumed, for the first socket that attaches.
+    resume: Mutex<Option<ResumeInfo>>,
 }
+
+/// WebSocket close code sent when a session moved to another instance: reconnect.
+pub const CLOSE_MOVED: u16 = 4001;
 
 impl std::fmt::Debug for LiveSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -230,6 +266,19 @@ impl LiveSession {
         account: LiveAccount,
         seq: u64,
     ) -> Arc<Self> {
+        Self::leased(id, owner, calibration, account, seq, 0)
+    }
+
+    /// A session owned through a lease with fencing token `lease_token`, its accounting
+    /// resumed from `account` (`seq` = the last stored checkpoint's).
+    pub fn leased(
+        id: &str,
+        owner: &str,
+        calibration: Option<Calibration>,
+        account: LiveAccount,
+        seq: u64,
+        lease_token: u64,
+    ) -> Arc<Self> {
         let sent_segments = account.report().timeline.len().saturating_sub(1);
         let (end_tx, _) = watch::channel(None);
         Arc::new(LiveSession {
@@ -243,6 +292,8 @@ impl LiveSession {
                 seq,
                 last_checkpoint: Instant::now(),
                 sent_segments,
+                lease_token,
+                closed: false,
             })),
             ended: AtomicBool::new(false),
             attached: AtomicU32::new(0),
@@ -252,7 +303,35 @@ impl LiveSession {
             checkpoint_inflight: AtomicBool::new(false),
             end_queued: AtomicBool::new(false),
             publisher: OnceLock::new(),
+            lease_token: AtomicU64::new(lease_token),
+            moved_tx: watch::channel(None).0,
+            resume: Mutex::new(None),
         })
+    }
+
+    /// This instance's fencing token for the session.
+    pub fn lease_token(&self) -> u64 {
+        self.lease_token.load(Ordering::SeqCst)
+    }
+
+    /// Changes to `Some(reason)` when the session leaves this instance.
+    pub fn subscribe_moved(&self) -> watch::Receiver<Option<&'static str>> {
+        self.moved_tx.subscribe()
+    }
+
+    /// True once the session left this instance.
+    pub fn has_moved(&self) -> bool {
+        self.moved_tx.borrow().is_some()
+    }
+
+    /// Where the accounting resumed (given once, to the first socket that asks).
+    pub fn take_resume(&self) -> Option<ResumeInfo> {
+        lock(&self.resume).take()
+    }
+
+    /// Frames accounted so far.
+    pub fn frames(&self) -> u64 {
+        lock(&self.engine).account.frames()
     }
 
     /// True once the session has been finalised (or is being finalised).
@@ -376,6 +455,11 @@ fn process_blocking(
     if e.final_report.is_some() {
         return Err(AppError::Conflict("session has ended".into()));
     }
+    if e.closed {
+        return Err(AppError::Conflict(
+            "the session moved to another server instance; reconnect".into(),
+        ));
+    }
     let tracker = ensure_tracker(e)?;
     let result = tracker.process(&frame)?;
     let status = e.account.push(&result);
@@ -385,26 +469,7 @@ fn process_blocking(
     let checkpoint = if e.last_checkpoint.elapsed() >= checkpoint_every
         && !checkpoint_inflight.swap(true, Ordering::SeqCst)
     {
-        e.last_checkpoint = Instant::now();
-        e.seq += 1;
-        let mut report = e.account.report();
-        let timeline = std::mem::take(&mut report.timeline);
-        // Segments before the last one are closed; the last may still grow.
-        let closed = timeline.len().saturating_sub(1);
-        let segments = timeline
-            .get(e.sent_segments.min(closed)..closed)
-            .map(|s| s.to_vec())
-            .unwrap_or_default();
-        e.sent_segments = closed.max(e.sent_segments);
-        Some(Checkpoint {
-            seq: e.seq,
-            prev_seq: e.seq - 1,
-            replace_timeline: false,
-            at_ms: now_ms() as i64,
-            report,
-            segments,
-            state: e.account.snapshot(),
-        })
+        Some(cut_checkpoint(e))
     } else {
         None
     };
@@ -419,6 +484,32 @@ fn process_blocking(
         processing_ms: t0.elapsed().as_secs_f64() * 1000.0,
     };
     Ok((msg, checkpoint))
+}
+
+/// Cuts the next checkpoint: running report, the timeline segments closed since the last
+/// one, the accounting state. The caller holds the in-flight flag.
+fn cut_checkpoint(e: &mut Engine) -> Checkpoint {
+    e.last_checkpoint = Instant::now();
+    e.seq += 1;
+    let mut report = e.account.report();
+    let timeline = std::mem::take(&mut report.timeline);
+    // Segments before the last one are closed; the last may still grow.
+    let closed = timeline.len().saturating_sub(1);
+    let segments = timeline
+        .get(e.sent_segments.min(closed)..closed)
+        .map(|s| s.to_vec())
+        .unwrap_or_default();
+    e.sent_segments = closed.max(e.sent_segments);
+    Checkpoint {
+        seq: e.seq,
+        prev_seq: e.seq - 1,
+        replace_timeline: false,
+        at_ms: now_ms() as i64,
+        report,
+        segments,
+        state: e.account.snapshot(),
+        lease_token: e.lease_token,
+    }
 }
 
 /// Current wall-clock time, Unix epoch ms.
@@ -531,76 +622,438 @@ fn write_checkpoint(st: &SharedState, live: &Arc<LiveSession>, cp: Checkpoint) {
     let st = st.clone();
     let live = live.clone();
     tokio::spawn(async move {
-        let mut cp = cp;
-        let mut delay = RETRY_FIRST;
-        let mut retrying = false;
-        loop {
-            match st.store.checkpoint(&live.id, cp.clone()).await {
-                Ok(CheckpointOutcome::Gap { stored_seq }) if !cp.replace_timeline => {
+        store_checkpoint(&st, &live, cp).await;
+        live.checkpoint_inflight.store(false, Ordering::SeqCst);
+    });
+}
+
+/// How a checkpoint write ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    /// Stored (or already stored).
+    Stored,
+    /// Not stored: another instance owns the session now (the session was dropped here),
+    /// or it ended meanwhile, or the store refused it for good.
+    Refused,
+}
+
+/// Writes one checkpoint, retrying with backoff while the store is unavailable, resyncing
+/// the whole timeline after a gap. A `Fenced` answer drops the session from this instance.
+async fn store_checkpoint(st: &SharedState, live: &Arc<LiveSession>, cp: Checkpoint) -> Written {
+    let mut cp = cp;
+    let mut delay = RETRY_FIRST;
+    let mut retrying = false;
+    let result = loop {
+        if live.has_moved() {
+            break Written::Refused;
+        }
+        match st.store.checkpoint(&live.id, cp.clone()).await {
+            Ok(CheckpointOutcome::Gap { stored_seq }) if !cp.replace_timeline => {
+                st.metrics
+                    .checkpoint_resyncs
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(session = %live.id, seq = cp.seq, stored_seq, "the store lost checkpoints; resending the whole timeline");
+                let engine = live.engine.clone();
+                match tokio::task::spawn_blocking(move || sent_timeline(&engine)).await {
+                    Ok(segments) => {
+                        cp.segments = segments;
+                        cp.replace_timeline = true;
+                    }
+                    Err(e) => {
+                        st.metrics.checkpoint_errors.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(session = %live.id, error = %e, "cannot build a resync checkpoint");
+                        break Written::Refused;
+                    }
+                }
+            }
+            Ok(CheckpointOutcome::Gap { stored_seq }) => {
+                // A resync is never gap-checked; only a store breaking that rule gets here.
+                st.metrics.checkpoint_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(session = %live.id, seq = cp.seq, stored_seq, "resync checkpoint refused as a gap");
+                break Written::Refused;
+            }
+            Ok(CheckpointOutcome::Fenced { current_token }) => {
+                tracing::warn!(session = %live.id, seq = cp.seq, token = cp.lease_token, current_token, "checkpoint fenced: another instance owns the session now");
+                lose(st, live, "fenced");
+                break Written::Refused;
+            }
+            Ok(CheckpointOutcome::Applied | CheckpointOutcome::Duplicate) => {
+                st.metrics.checkpoints.fetch_add(1, Ordering::Relaxed);
+                if retrying {
+                    tracing::info!(session = %live.id, seq = cp.seq, "checkpoint stored after retries");
+                }
+                break Written::Stored;
+            }
+            // Ended meanwhile: the final report carries everything.
+            Err(StoreError::Conflict(_)) => break Written::Refused,
+            Err(e @ StoreError::Unavailable(_)) => {
+                st.metrics.checkpoint_errors.fetch_add(1, Ordering::Relaxed);
+                if !retrying {
+                    retrying = true;
                     st.metrics
-                        .checkpoint_resyncs
+                        .checkpoints_pending
                         .fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(session = %live.id, seq = cp.seq, stored_seq, "the store lost checkpoints; resending the whole timeline");
-                    let engine = live.engine.clone();
-                    match tokio::task::spawn_blocking(move || sent_timeline(&engine)).await {
-                        Ok(segments) => {
-                            cp.segments = segments;
-                            cp.replace_timeline = true;
-                        }
-                        Err(e) => {
-                            st.metrics.checkpoint_errors.fetch_add(1, Ordering::Relaxed);
-                            tracing::error!(session = %live.id, error = %e, "cannot build a resync checkpoint");
-                            break;
-                        }
+                    tracing::warn!(session = %live.id, seq = cp.seq, error = %e, "checkpoint failed; retrying until the store is back");
+                }
+                if live.is_ended() && live.end_stored() {
+                    break Written::Refused;
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(RETRY_MAX);
+                st.metrics
+                    .checkpoint_retries
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                st.metrics.checkpoint_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(session = %live.id, seq = cp.seq, error = %e, "checkpoint rejected");
+                break Written::Refused;
+            }
+        }
+    };
+    if retrying {
+        st.metrics
+            .checkpoints_pending
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+    result
+}
+
+/// The session left this instance without ending (another instance owns it now): no more
+/// frames are accounted or written here, its sockets close with [`CLOSE_MOVED`] so the
+/// client reconnects, and it is forgotten. Nothing is written to the store.
+pub fn lose(st: &SharedState, live: &Arc<LiveSession>, reason: &'static str) {
+    lock(&live.engine).closed = true;
+    if live.moved_tx.send_replace(Some(reason)).is_none() {
+        if reason == "fenced" {
+            st.metrics.lease_fenced.fetch_add(1, Ordering::Relaxed);
+        }
+        tracing::info!(session = %live.id, reason, "session left this instance");
+    }
+    if st.live.get(&live.id).is_some_and(|l| Arc::ptr_eq(&l, live)) {
+        st.live.remove(&live.id);
+    }
+}
+
+/// Hands a session over to another instance that asked for it: stops accounting, writes a
+/// last checkpoint with everything accounted so far, releases the lease (the other
+/// instance takes it at once), and closes the session's sockets here.
+pub async fn hand_off(st: &SharedState, live: &Arc<LiveSession>) {
+    if live.is_ended() || live.has_moved() {
+        return;
+    }
+    // Wait for a checkpoint in flight (it owns the flag), then cut the last one.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while live.checkpoint_inflight.swap(true, Ordering::SeqCst) {
+        if Instant::now() > deadline {
+            tracing::warn!(session = %live.id, "hand-off: a checkpoint is still pending; not handing over");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let engine = live.engine.clone();
+    let cp = tokio::task::spawn_blocking(move || {
+        let mut e = lock(&engine);
+        if e.final_report.is_some() {
+            return None;
+        }
+        e.closed = true;
+        Some(cut_checkpoint(&mut e))
+    })
+    .await
+    .ok()
+    .flatten();
+    let Some(cp) = cp else {
+        live.checkpoint_inflight.store(false, Ordering::SeqCst);
+        return;
+    };
+    let written = store_checkpoint(st, live, cp).await;
+    live.checkpoint_inflight.store(false, Ordering::SeqCst);
+    if written == Written::Stored {
+        if let Err(e) = st.store.release_lease(&live.id, live.lease_token()).await {
+            tracing::warn!(session = %live.id, error = %e, "cannot release the lease; it expires by itself");
+        }
+        st.metrics
+            .sessions_handed_off
+            .fetch_add(1, Ordering::Relaxed);
+    }
+    lose(st, live, "handed over");
+}
+
+/// Renews the leases of every session of this instance, forever (one task per instance).
+/// A renewal tells the holder when another instance asked for a session (hand it over or
+/// end it) or took it over (drop it).
+pub async fn keep_leases(st: SharedState) {
+    let every = st.config.lease_renew_interval();
+    let ttl = st.config.lease_ttl();
+    let mut shutdown = st.shutdown_signal();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+        let sessions: Vec<Arc<LiveSession>> = st
+            .live
+            .all()
+            .into_iter()
+            .filter(|l| !l.is_ended() && !l.has_moved())
+            .collect();
+        let renewals = sessions.iter().map(|l| {
+            let st = st.clone();
+            let l = l.clone();
+            async move {
+                let r = st
+                    .store
+                    .renew_lease(&l.id, &st.instance_id, l.lease_token(), ttl)
+                    .await;
+                match r {
+                    Ok(LeaseRenewal::Renewed { request: None }) => {}
+                    Ok(LeaseRenewal::Renewed {
+                        request: Some(LeaseRequest::Release),
+                    }) => {
+                        tokio::spawn(async move { hand_off(&st, &l).await });
+                    }
+                    Ok(LeaseRenewal::Renewed {
+                        request: Some(LeaseRequest::End),
+                    }) => {
+                        tokio::spawn(async move {
+                            if let Err(e) = finalize(&st, &l, "ended by request").await {
+                                tracing::warn!(session = %l.id, error = %e, "cannot end on request");
+                            }
+                        });
+                    }
+                    Ok(LeaseRenewal::Fenced { current_token }) => {
+                        tracing::warn!(session = %l.id, token = l.lease_token(), current_token, "lease lost: another instance took the session over");
+                        lose(&st, &l, "fenced");
+                    }
+                    Err(StoreError::NotFound(_)) | Err(StoreError::Conflict(_)) => {
+                        lose(&st, &l, "ended elsewhere");
+                    }
+                    Err(e) => {
+                        st.metrics.lease_renew_errors.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(session = %l.id, error = %e, "lease renewal failed");
                     }
                 }
-                Ok(CheckpointOutcome::Gap { stored_seq }) => {
-                    // A resync is never gap-checked; only a store breaking that rule gets here.
-                    st.metrics.checkpoint_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(session = %live.id, seq = cp.seq, stored_seq, "resync checkpoint refused as a gap");
-                    break;
+            }
+        });
+        futures_util::future::join_all(renewals).await;
+    }
+}
+
+/// Per-session locks of takeovers in progress on this instance.
+#[derive(Debug, Default)]
+pub struct Takeovers {
+    map: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Takeovers {
+    fn lock_for(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut m = lock(&self.map);
+        m.retain(|_, v| Arc::strong_count(v) > 1);
+        m.entry(id.to_owned()).or_default().clone()
+    }
+}
+
+/// Takes a live session over to this instance: acquires its lease (asking the current
+/// holder to release it, or waiting until its lease expires when the holder is gone), then
+/// restores the accounting from the last checkpoint. `Busy` (503) if the holder neither
+/// released nor let the lease expire within `lease_ttl + 2 s`.
+pub async fn take_over(st: &SharedState, id: &str) -> AppResult<Arc<LiveSession>> {
+    let guard = st.takeovers.lock_for(id);
+    let _g = guard.lock().await;
+    if let Some(l) = st.live.get(id) {
+        return Ok(l);
+    }
+    let ttl = st.config.lease_ttl();
+    let deadline = Instant::now() + ttl + Duration::from_secs(2);
+    let started = Instant::now();
+    let mut asked = false;
+    let token = loop {
+        match st.store.acquire_lease(id, &st.instance_id, ttl).await {
+            Ok(LeaseAcquire::Acquired { token, .. }) => break token,
+            Ok(LeaseAcquire::Held { holder, .. }) => {
+                if !asked {
+                    asked = true;
+                    tracing::info!(session = %id, %holder, "session held by another instance; asking it to hand over");
+                    let _ = st.store.request_lease(id, LeaseRequest::Release).await;
                 }
-                Ok(CheckpointOutcome::Applied | CheckpointOutcome::Duplicate) => {
-                    st.metrics.checkpoints.fetch_add(1, Ordering::Relaxed);
-                    if retrying {
-                        tracing::info!(session = %live.id, seq = cp.seq, "checkpoint stored after retries");
+            }
+            Err(StoreError::Unavailable(m)) => {
+                tracing::debug!(session = %id, error = %m, "takeover: store unavailable");
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if Instant::now() > deadline {
+            return Err(AppError::Busy(
+                "the session is held by another server instance that did not hand it over; retry"
+                    .into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let live = match restore(st, id, token).await {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = st.store.release_lease(id, token).await;
+            return Err(e);
+        }
+    };
+    st.metrics
+        .sessions_taken_over
+        .fetch_add(1, Ordering::Relaxed);
+    tracing::info!(session = %id, token, waited_ms = started.elapsed().as_millis() as u64, "session taken over");
+    Ok(live)
+}
+
+/// Builds the hosted session from its last checkpoint after this instance got the lease
+/// (`token`), and registers it.
+async fn restore(st: &SharedState, id: &str, token: u64) -> AppResult<Arc<LiveSession>> {
+    let rec = st.store.get_session(id).await?;
+    let calibration = st.store.get_calibration(&rec.owner).await.ok().flatten();
+    let account = rec
+        .state
+        .as_ref()
+        .and_then(LiveAccount::restore)
+        .unwrap_or_else(|| {
+            LiveAccount::new(
+                id,
+                calibration
+                    .as_ref()
+                    .map(|c| (c.screen_width as f64, c.screen_height as f64)),
+            )
+        });
+    let report = account.report();
+    let info = ResumeInfo {
+        checkpoint_seq: rec.checkpoint_seq,
+        checkpoint_at_ms: rec.last_checkpoint_ms,
+        frame_index: account.frames(),
+        resumed_at_ms: report.ended_at,
+        totals: crate::accounting::LiveTotals::from_report(&report),
+        instance: st.instance_id.clone(),
+    };
+    let live = LiveSession::leased(
+        id,
+        &rec.owner,
+        calibration,
+        account,
+        rec.checkpoint_seq,
+        token,
+    );
+    *lock(&live.resume) = Some(info);
+    live.prepare();
+    st.live.insert(live.clone());
+    Ok(live)
+}
+
+/// Sessions left live whose owner is gone (lease expired, no checkpoint for a while):
+/// taken over here and finalised after the reconnect grace unless their client reconnects
+/// (to any instance); sessions that never checkpointed are ended with their stored report.
+/// Runs at startup and then every few seconds (with `--finalize-stale`).
+pub async fn adopt_orphans(st: &SharedState) {
+    let ttl = st.config.lease_ttl();
+    let quiet_ms = (st.config.checkpoint_secs.max(1) * 1000) as i64 + 2 * ttl.as_millis() as i64;
+    let mut cursor = None;
+    let (mut resumed, mut ended) = (0usize, 0usize);
+    loop {
+        let page = match st
+            .store
+            .list_live_sessions(gaze_store::PageRequest {
+                limit: 100,
+                cursor: cursor.take(),
+            })
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot list live sessions");
+                return;
+            }
+        };
+        for rec in page.items {
+            if st.live.get(&rec.id).is_some() {
+                continue;
+            }
+            let last = rec.last_checkpoint_ms.unwrap_or(rec.started_at_ms);
+            if (now_ms() as i64) - last < quiet_ms {
+                continue;
+            }
+            let token = match st.store.acquire_lease(&rec.id, &st.instance_id, ttl).await {
+                Ok(LeaseAcquire::Acquired { token, .. }) => token,
+                _ => continue,
+            };
+            if rec.state.is_some() {
+                match restore(st, &rec.id, token).await {
+                    Ok(l) => {
+                        finalize_if_abandoned(st, &l);
+                        resumed += 1;
                     }
-                    break;
+                    Err(e) => {
+                        let _ = st.store.release_lease(&rec.id, token).await;
+                        tracing::warn!(session = %rec.id, error = %e, "cannot resume orphaned session");
+                    }
                 }
-                // Ended meanwhile: the final report carries everything.
-                Err(StoreError::Conflict(_)) => break,
-                Err(e @ StoreError::Unavailable(_)) => {
-                    st.metrics.checkpoint_errors.fetch_add(1, Ordering::Relaxed);
-                    if !retrying {
-                        retrying = true;
-                        st.metrics
-                            .checkpoints_pending
-                            .fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(session = %live.id, seq = cp.seq, error = %e, "checkpoint failed; retrying until the store is back");
-                    }
-                    if live.is_ended() && live.end_stored() {
-                        break;
-                    }
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(RETRY_MAX);
-                    st.metrics
-                        .checkpoint_retries
-                        .fetch_add(1, Ordering::Relaxed);
-                }
+                continue;
+            }
+            let mut report: SessionReport = rec.report.clone().unwrap_or_default();
+            report.session_id = rec.id.clone();
+            if report.timeline.is_empty() {
+                report.timeline = st.store.get_timeline(&rec.id).await.unwrap_or_default();
+            }
+            match st.store.end_session_fenced(&rec.id, report, token).await {
+                Ok(_) | Err(StoreError::Conflict(_)) => ended += 1,
                 Err(e) => {
-                    st.metrics.checkpoint_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(session = %live.id, seq = cp.seq, error = %e, "checkpoint rejected");
-                    break;
+                    tracing::warn!(session = %rec.id, error = %e, "cannot finalise orphaned session")
                 }
             }
         }
-        if retrying {
-            st.metrics
-                .checkpoints_pending
-                .fetch_sub(1, Ordering::Relaxed);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
         }
-        live.checkpoint_inflight.store(false, Ordering::SeqCst);
-    });
+    }
+    if resumed > 0 || ended > 0 {
+        tracing::info!(
+            resumed,
+            ended,
+            "orphaned live sessions: resumed from their checkpoint (finalised unless the client reconnects within the grace) or ended"
+        );
+    }
+}
+
+/// Ends a live session hosted by another instance (or by none): asks its holder to end
+/// it and waits for the stored report; when nobody holds it (or the holder is gone and
+/// its lease expires), takes it over and ends it here.
+pub async fn end_elsewhere(st: &SharedState, id: &str) -> AppResult<SessionReport> {
+    let ttl = st.config.lease_ttl();
+    let deadline = Instant::now() + ttl + Duration::from_secs(3);
+    let mut asked = false;
+    loop {
+        let rec = st.store.get_session(id).await?;
+        if rec.status == gaze_store::SessionStatus::Ended {
+            return Ok(rec.report.unwrap_or_default());
+        }
+        if let Some(l) = st.live.get(id) {
+            return finalize(st, &l, "ended by request").await;
+        }
+        match st.store.acquire_lease(id, &st.instance_id, ttl).await? {
+            LeaseAcquire::Acquired { token, .. } => {
+                let live = restore(st, id, token).await?;
+                lock(&live.resume).take();
+                return finalize(st, &live, "ended by request").await;
+            }
+            LeaseAcquire::Held { .. } => {
+                if !asked {
+                    asked = st.store.request_lease(id, LeaseRequest::End).await?;
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(AppError::Busy(
+                "the session's server instance did not end it in time; retry".into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Every timeline segment sent in checkpoints so far, oldest first (the last
@@ -699,8 +1152,18 @@ async fn finalize_once(
         r
     })
     .await?;
-    match st.store.end_session(&live.id, report.clone()).await {
+    match st
+        .store
+        .end_session_fenced(&live.id, report.clone(), live.lease_token())
+        .await
+    {
         Ok(_) | Err(StoreError::Conflict(_)) => {}
+        Err(e @ StoreError::Fenced(_)) => {
+            // Another instance owns the session now: its final report is theirs to store.
+            drop(done);
+            lose(st, live, "fenced");
+            return Err(e.into());
+        }
         Err(e) => return Err(e.into()),
     }
     *done = Some(report.clone());
@@ -721,7 +1184,7 @@ pub fn detach(st: &SharedState, live: &Arc<LiveSession>) {
         .attached
         .fetch_sub(1, Ordering::SeqCst)
         .saturating_sub(1);
-    if left > 0 || live.is_ended() {
+    if left > 0 || live.is_ended() || live.has_moved() {
         return;
     }
     finalize_if_abandoned(st, live);
@@ -734,7 +1197,7 @@ pub fn finalize_if_never_connected(st: &SharedState, live: &Arc<LiveSession>, wa
     let live = live.clone();
     tokio::spawn(async move {
         tokio::time::sleep(wait).await;
-        if live.generation.load(Ordering::SeqCst) == 0 && !live.is_ended() {
+        if live.generation.load(Ordering::SeqCst) == 0 && !live.is_ended() && !live.has_moved() {
             if let Err(e) = finalize(&st, &live, "never connected").await {
                 tracing::warn!(session = %live.id, error = %e, "cannot finalise unused session");
             }
@@ -764,6 +1227,7 @@ pub fn finalize_if_abandoned(st: &SharedState, live: &Arc<LiveSession>) {
         if live.attached.load(Ordering::SeqCst) == 0
             && live.generation.load(Ordering::SeqCst) == generation
             && !live.is_ended()
+            && !live.has_moved()
         {
             if let Err(e) = finalize(&st, &live, "connection dropped").await {
                 tracing::warn!(session = %live.id, error = %e, "cannot finalise dropped session");

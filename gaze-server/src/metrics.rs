@@ -46,6 +46,18 @@ pub struct Metrics {
     pub publish_errors: AtomicU64,
     /// Live-feed messages dropped because the session's publish queue was full.
     pub publish_dropped: AtomicU64,
+    /// Live sessions this instance took over from another (or a dead) instance.
+    pub sessions_taken_over: AtomicU64,
+    /// Live sessions this instance handed over on request (lease released).
+    pub sessions_handed_off: AtomicU64,
+    /// Writes of this instance refused because another instance owns the session now
+    /// (stale lease token); the session was dropped here.
+    pub lease_fenced: AtomicU64,
+    /// Lease renewals that failed (store unavailable).
+    pub lease_renew_errors: AtomicU64,
+    /// Rate-limit decisions taken by the local buckets because the shared ones (Redis)
+    /// did not answer.
+    pub limit_fallbacks: AtomicU64,
     buckets: [AtomicU64; BUCKETS_MS.len()],
     latency_sum_us: AtomicU64,
     latency_count: AtomicU64,
@@ -66,7 +78,7 @@ impl Metrics {
     /// Renders every metric; `live_sessions` is the current number of live sessions.
     pub fn render(&self, live_sessions: usize) -> String {
         let mut s = String::with_capacity(2048);
-        let counters: [(&str, &str, &AtomicU64); 14] = [
+        let counters: [(&str, &str, &AtomicU64); 19] = [
             (
                 "gaze_http_requests_total",
                 "HTTP requests served",
@@ -136,6 +148,31 @@ impl Metrics {
                 "gaze_publish_dropped_total",
                 "Live-feed messages dropped (publish queue full)",
                 &self.publish_dropped,
+            ),
+            (
+                "gaze_sessions_taken_over_total",
+                "Live sessions taken over from another or a dead instance",
+                &self.sessions_taken_over,
+            ),
+            (
+                "gaze_sessions_handed_off_total",
+                "Live sessions handed over to another instance on request",
+                &self.sessions_handed_off,
+            ),
+            (
+                "gaze_lease_fenced_total",
+                "Writes refused because another instance owns the session now",
+                &self.lease_fenced,
+            ),
+            (
+                "gaze_lease_renew_errors_total",
+                "Lease renewals that failed (store unavailable)",
+                &self.lease_renew_errors,
+            ),
+            (
+                "gaze_limit_fallbacks_total",
+                "Rate-limit decisions taken locally because the shared buckets did not answer",
+                &self.limit_fallbacks,
             ),
         ];
         for (name, help, v) in counters {

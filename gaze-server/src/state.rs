@@ -27,6 +27,10 @@ pub struct AppState {
     pub calibrations: Mutex<HashMap<String, Arc<Mutex<CalibrationRun>>>>,
     /// Login / registration rate limits.
     pub limits: crate::limits::AuthLimits,
+    /// This instance's name in session leases.
+    pub instance_id: String,
+    /// Takeovers of sessions in progress on this instance.
+    pub takeovers: crate::live::Takeovers,
     shutdown_tx: watch::Sender<bool>,
 }
 
@@ -52,7 +56,12 @@ impl AppState {
             tracing::warn!("cannot set OpenCV threads: {e}");
         }
         let (shutdown_tx, _) = watch::channel(false);
-        let limits = crate::limits::AuthLimits::from_config(&config);
+        let limits = if config.local_limits {
+            crate::limits::AuthLimits::from_config(&config)
+        } else {
+            crate::limits::AuthLimits::shared(&config, store.clone())
+        };
+        let instance_id = config.instance_id.clone().unwrap_or_else(random_instance_id);
         Arc::new(AppState {
             config,
             store,
@@ -61,6 +70,8 @@ impl AppState {
             workers,
             calibrations: Mutex::new(HashMap::new()),
             limits,
+            instance_id,
+            takeovers: Default::default(),
             shutdown_tx,
         })
     }
@@ -87,4 +98,17 @@ impl AppState {
     pub fn is_shutting_down(&self) -> bool {
         *self.shutdown_tx.borrow()
     }
+}
+
+/// `<pid>-<8 hex>`: unique per process (a restarted instance is a new holder).
+fn random_instance_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    format!("{}-{:08x}", std::process::id(), h.finish() as u32)
 }

@@ -34,6 +34,10 @@ pub const CLOSE_POLICY: u16 = 1008;
 pub const CLOSE_TOO_BIG: u16 = 1009;
 /// Close code when the server shuts down.
 pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code when the session cannot be served right now (store away, takeover timed
+/// out): reconnect later.
+pub const CLOSE_TRY_AGAIN: u16 = 1013;
+pub use crate::live::CLOSE_MOVED;
 
 /// Query parameters of the WebSocket routes.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -280,21 +284,43 @@ async fn track_socket(st: SharedState, mut socket: WebSocket, id: String, token:
             return;
         }
         _ => {
-            // Distinguish an ended own session from someone else's / unknown one.
-            let reason = match st.store.get_session(&id).await {
+            // Not hosted here: an own live session is taken over from the instance holding
+            // it (handed over at once when that instance is alive, after its lease expired
+            // when it died), resuming from the last checkpoint.
+            match st.store.get_session(&id).await {
                 Ok(r) if r.owner == auth.user.id && r.status == SessionStatus::Ended => {
-                    "session has ended"
+                    close(&mut socket, CLOSE_POLICY, "session has ended").await;
+                    return;
                 }
-                Ok(r) if r.owner == auth.user.id => "session is not live on this server",
-                _ => "session not found",
-            };
-            close(&mut socket, CLOSE_POLICY, reason).await;
-            return;
+                Ok(r) if r.owner == auth.user.id => match live::take_over(&st, &id).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        let _ = send_json(&mut socket, e.to_json()).await;
+                        close(&mut socket, CLOSE_TRY_AGAIN, "session not available; retry").await;
+                        return;
+                    }
+                },
+                Ok(_) | Err(StoreError::NotFound(_)) => {
+                    close(&mut socket, CLOSE_POLICY, "session not found").await;
+                    return;
+                }
+                Err(e) => {
+                    let _ = send_json(&mut socket, AppError::from(e).to_json()).await;
+                    close(&mut socket, CLOSE_TRY_AGAIN, "store unavailable; retry").await;
+                    return;
+                }
+            }
         }
     };
     st.metrics.track_sockets.fetch_add(1, Ordering::Relaxed);
     live.attach();
     tracing::debug!(session = %id, "track socket open");
+    if let Some(info) = live.take_resume() {
+        let mut v = serde_json::to_value(&info).unwrap_or_default();
+        v["event"] = "resumed".into();
+        v["session_id"] = id.clone().into();
+        let _ = send_json(&mut socket, v.to_string()).await;
+    }
     run_track(&st, &mut socket, &live).await;
     st.metrics.track_sockets.fetch_sub(1, Ordering::Relaxed);
     live::detach(&st, &live);
@@ -303,6 +329,11 @@ async fn track_socket(st: SharedState, mut socket: WebSocket, id: String, token:
 
 async fn run_track(st: &SharedState, socket: &mut WebSocket, live: &Arc<LiveSession>) {
     let mut ended = live.subscribe_end();
+    let mut moved = live.subscribe_moved();
+    if live.has_moved() {
+        close(socket, CLOSE_MOVED, "session moved to another server instance; reconnect").await;
+        return;
+    }
     let mut shutdown = st.shutdown_signal();
     let mut inflight: Option<Inflight> = None;
     let slot = Arc::new(FrameSlot::default());
@@ -372,6 +403,10 @@ async fn run_track(st: &SharedState, socket: &mut WebSocket, live: &Arc<LiveSess
                     close(socket, 1000, "session ended").await;
                     break;
                 }
+            }
+            _ = moved.changed() => {
+                close(socket, CLOSE_MOVED, "session moved to another server instance; reconnect").await;
+                break;
             }
             _ = shutdown.changed() => {
                 close(socket, CLOSE_GOING_AWAY, "server shutting down").await;

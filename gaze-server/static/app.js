@@ -204,36 +204,57 @@ async function sessionPage() {
   sessionId = stats.sessionId = started.session_id;
   $('session-id').textContent = 'Session ' + sessionId;
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  ws = new WebSocket(`${proto}//${location.host}${started.track_url}`);
-  ws.binaryType = 'arraybuffer';
   const times = [];
-  ws.onopen = () => {
-    $('conn-state').textContent = 'streaming';
-    $('end-btn').disabled = false;
-    // 12 frames per second; skip a tick when the socket is still busy sending.
-    timer = setInterval(() => {
-      if (ws.readyState !== WebSocket.OPEN || ws.bufferedAmount > 256 * 1024 || !video.videoWidth) return;
-      grab(video, grabCanvas);
-      grabCanvas.toBlob(b => { if (b && ws.readyState === WebSocket.OPEN) ws.send(b); }, 'image/jpeg', 0.75);
-    }, 1000 / 12);
+  // The socket reconnects with backoff (0.25 s doubling to 5 s) and resumes the same session:
+  // any server instance takes it over (behind a balancer) from its last checkpoint and says
+  // where the accounting resumed ({"event": "resumed"}). 1000 (ended) and 1008 (refused)
+  // are final.
+  let attempt = 0, retry = null;
+  const state = (text, cls) => { $('conn-state').textContent = text; $('conn-state').className = 'pill ' + (cls || ''); };
+  const connect = () => {
+    retry = null;
+    ws = new WebSocket(`${proto}//${location.host}${started.track_url}`);
+    ws.binaryType = 'arraybuffer';
+    ws.onopen = () => {
+      attempt = 0;
+      stats.connects = (stats.connects || 0) + 1;
+      state('streaming');
+      $('live-error').textContent = '';
+      $('end-btn').disabled = false;
+      clearInterval(timer);
+      // 12 frames per second; skip a tick when the socket is still busy sending.
+      timer = setInterval(() => {
+        if (ws.readyState !== WebSocket.OPEN || ws.bufferedAmount > 256 * 1024 || !video.videoWidth) return;
+        grab(video, grabCanvas);
+        grabCanvas.toBlob(b => { if (b && ws.readyState === WebSocket.OPEN) ws.send(b); }, 'image/jpeg', 0.75);
+      }, 1000 / 12);
+    };
+    ws.onmessage = (ev) => {
+      let m;
+      try { m = JSON.parse(ev.data); } catch (_) { return; }
+      if (m.error) { stats.errors++; fail(m.error); return; }
+      if (m.event === 'ended') { ended = true; go('#/report/' + encodeURIComponent(sessionId)); return; }
+      if (m.event === 'resumed') { stats.resumed = m; return; }
+      stats.updates++;
+      stats.last = m;
+      const now = performance.now();
+      times.push(now); while (times.length && now - times[0] > 2000) times.shift();
+      if (m.face) { stats.faceUpdates++; if (!stats.firstFaceAt) stats.firstFaceAt = Date.now(); stats.lastFaceAt = Date.now(); }
+      render(m, times.length / 2);
+    };
+    ws.onclose = (ev) => {
+      clearInterval(timer);
+      if (ended || ev.code === 1000) { state('closed'); return; }
+      if (ev.code === 1008) { state('closed'); fail(`connection refused (${ev.reason || ev.code})`); return; }
+      stats.reconnects = (stats.reconnects || 0) + 1;
+      state('reconnecting…', 'reconnecting');
+      const delay = Math.min(5000, 250 * 2 ** attempt);
+      attempt++;
+      retry = setTimeout(connect, delay);
+    };
   };
-  ws.onmessage = (ev) => {
-    let m;
-    try { m = JSON.parse(ev.data); } catch (_) { return; }
-    if (m.error) { stats.errors++; fail(m.error); return; }
-    if (m.event === 'ended') { ended = true; go('#/report/' + encodeURIComponent(sessionId)); return; }
-    stats.updates++;
-    stats.last = m;
-    const now = performance.now();
-    times.push(now); while (times.length && now - times[0] > 2000) times.shift();
-    if (m.face) { stats.faceUpdates++; if (!stats.firstFaceAt) stats.firstFaceAt = Date.now(); stats.lastFaceAt = Date.now(); }
-    render(m, times.length / 2);
-  };
-  ws.onclose = (ev) => {
-    clearInterval(timer);
-    $('conn-state').textContent = 'closed';
-    if (!ended && ev.code !== 1000) fail(`connection closed (${ev.code} ${ev.reason || ''})`);
-  };
+  cleanup = () => { ended = true; clearInterval(timer); clearTimeout(retry); if (ws) ws.close(); stopCamera(stream); };
+  connect();
   $('end-btn').onclick = async () => {
     $('end-btn').disabled = true;
     ended = true;

@@ -31,6 +31,8 @@ pub struct Health {
     pub pending_reports: u64,
     /// Server version.
     pub version: String,
+    /// This instance's name (as in session leases).
+    pub instance: String,
 }
 
 /// Liveness and store reachability (no authentication). `degraded` when the store does not
@@ -64,6 +66,7 @@ pub async fn health(State(st): State<SharedState>) -> (StatusCode, Json<Health>)
             pending_checkpoints,
             pending_reports,
             version: env!("CARGO_PKG_VERSION").into(),
+            instance: st.instance_id.clone(),
         }),
     )
 }
@@ -75,7 +78,12 @@ pub async fn health(State(st): State<SharedState>) -> (StatusCode, Json<Health>)
 pub async fn metrics(State(st): State<SharedState>, _auth: crate::auth::AuthUser) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        st.metrics.render(st.live.len()),
+        {
+            st.metrics
+                .limit_fallbacks
+                .store(st.limits.fallbacks(), Ordering::Relaxed);
+            st.metrics.render(st.live.len())
+        },
     )
         .into_response()
 }

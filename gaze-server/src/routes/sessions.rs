@@ -210,7 +210,22 @@ pub async fn start(
         })
         .await?;
     let calibrated = calibration.is_some();
-    let session = LiveSession::new(&rec.id, &rec.owner, calibration, screen);
+    // This instance owns the new session through a lease (another instance can take it
+    // over when a client reconnects there).
+    let token = match st
+        .store
+        .acquire_lease(&rec.id, &st.instance_id, st.config.lease_ttl())
+        .await?
+    {
+        gaze_store::LeaseAcquire::Acquired { token, .. } => token,
+        gaze_store::LeaseAcquire::Held { holder, .. } => {
+            return Err(AppError::Internal(format!(
+                "new session already leased by {holder}"
+            )));
+        }
+    };
+    let account = crate::accounting::LiveAccount::new(&rec.id, screen);
+    let session = LiveSession::leased(&rec.id, &rec.owner, calibration, account, 0, token);
     session.prepare();
     st.live.insert(session.clone());
     let wait = Duration::from_secs(st.config.reconnect_grace_secs.max(60));
@@ -264,24 +279,9 @@ pub async fn end(
     if rec.status == SessionStatus::Ended {
         return Ok(Json(rec.report.unwrap_or_default()));
     }
-    // Live in the store but not hosted here (another instance, or left over): finalise it
-    // from its last checkpoint.
-    let mut report = rec.report.unwrap_or_default();
-    report.session_id = rec.id.clone();
-    if report.timeline.is_empty() {
-        report.timeline = st.store.get_timeline(&rec.id).await.unwrap_or_default();
-    }
-    match st.store.end_session(&rec.id, report.clone()).await {
-        Ok(r) => Ok(Json(r.report.unwrap_or(report))),
-        Err(StoreError::Conflict(_)) => Ok(Json(
-            st.store
-                .get_session(&rec.id)
-                .await?
-                .report
-                .unwrap_or(report),
-        )),
-        Err(e) => Err(e.into()),
-    }
+    // Live in the store but hosted by another instance (or by none): its holder ends it,
+    // or this instance takes it over from its last checkpoint and ends it.
+    Ok(Json(live::end_elsewhere(&st, &rec.id).await?))
 }
 
 /// The session record if the caller may see it; 404 otherwise (existence is not leaked).

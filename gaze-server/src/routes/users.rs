@@ -100,7 +100,7 @@ pub async fn register(
     ClientIp(ip): ClientIp,
     req: Request,
 ) -> AppResult<(StatusCode, Json<UserView>)> {
-    st.limits.register_from(ip)?;
+    st.limits.register_from(ip).await?;
     let ApiJson(req) = ApiJson::<RegisterRequest>::from_request(req, &st).await?;
     let user = st
         .store
@@ -134,7 +134,7 @@ pub async fn login(
     ClientIp(ip): ClientIp,
     req: Request,
 ) -> AppResult<Response> {
-    st.limits.login_from(ip)?;
+    st.limits.login_from(ip).await?;
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -156,22 +156,22 @@ pub async fn login(
     };
     // Takes a failure token first (refused without checking the password when none is
     // left), gives it back on success: only failures count per username.
-    let attempt = st.limits.login_as(&body.username)?;
+    let attempt = st.limits.login_as(&body.username).await?;
     let user = match st
         .store
         .verify_password(&body.username, &body.password)
         .await
     {
         Ok(u) => {
-            attempt.succeeded();
+            attempt.succeeded().await;
             u
         }
         Err(StoreError::Unavailable(m)) => {
-            attempt.not_counted();
+            attempt.not_counted().await;
             return Err(AppError::Unavailable(m));
         }
         Err(StoreError::Internal(m)) => {
-            attempt.not_counted();
+            attempt.not_counted().await;
             return Err(AppError::Internal(m));
         }
         Err(_) => {

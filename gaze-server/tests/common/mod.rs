@@ -197,8 +197,20 @@ pub fn frames() -> &'static Vec<Vec<u8>> {
     })
 }
 
-/// Next text message as JSON (skips pings); None on close / timeout.
+/// Next text message as JSON (skips pings and the informational `{"event": "resumed"}`
+/// a socket gets when the session's accounting resumed from a checkpoint); None on close /
+/// timeout.
 pub async fn next_json(ws: &mut Ws, wait: Duration) -> Option<Value> {
+    loop {
+        let v = next_any_json(ws, wait).await?;
+        if v["event"] != "resumed" {
+            return Some(v);
+        }
+    }
+}
+
+/// Next text message as JSON (skips pings only); None on close / timeout.
+pub async fn next_any_json(ws: &mut Ws, wait: Duration) -> Option<Value> {
     loop {
         match tokio::time::timeout(wait, ws.next()).await {
             Ok(Some(Ok(Message::Text(t)))) => {
