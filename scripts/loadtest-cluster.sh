@@ -21,6 +21,8 @@ LOAD=target/$PROFILE/gaze-loadtest
 [ -x "$BIN" ] && [ -x "$LOAD" ] || { echo "build first: cargo build --release -p gaze-server --bins" >&2; exit 1; }
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# Redis Cluster nodes also listen on port + 10000 (cluster bus): keep them below 55536.
+low_port() { local p; p=$(port); while [ "$p" -gt 55000 ]; do p=$(port); done; echo "$p"; }
 cpu_ticks() { # utime + stime of a pid, in clock ticks
   awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
 }
@@ -45,7 +47,7 @@ trap cleanup EXIT INT TERM
 
 nodes=()
 for i in 0 1 2; do
-  p=$(port); mkdir -p "$DIR/r$p"
+  p=$(low_port); mkdir -p "$DIR/r$p"
   redis-server --port "$p" --bind 127.0.0.1 --dir "$DIR/r$p" --cluster-enabled yes \
     --cluster-config-file nodes.conf --appendonly yes --appendfsync everysec --save "" \
     --logfile "$DIR/r$p/log" &

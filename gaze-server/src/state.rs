@@ -61,7 +61,10 @@ impl AppState {
         } else {
             crate::limits::AuthLimits::shared(&config, store.clone())
         };
-        let instance_id = config.instance_id.clone().unwrap_or_else(random_instance_id);
+        let instance_id = config
+            .instance_id
+            .clone()
+            .unwrap_or_else(random_instance_id);
         Arc::new(AppState {
             config,
             store,

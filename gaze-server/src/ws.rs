@@ -331,7 +331,12 @@ async fn run_track(st: &SharedState, socket: &mut WebSocket, live: &Arc<LiveSess
     let mut ended = live.subscribe_end();
     let mut moved = live.subscribe_moved();
     if live.has_moved() {
-        close(socket, CLOSE_MOVED, "session moved to another server instance; reconnect").await;
+        close(
+            socket,
+            CLOSE_MOVED,
+            "session moved to another server instance; reconnect",
+        )
+        .await;
         return;
     }
     let mut shutdown = st.shutdown_signal();

@@ -103,6 +103,7 @@ impl Drop for Instance {
     fn drop(&mut self) {
         let _ = Command::new("kill")
             .args(["-CONT", &self.child.id().to_string()])
+            .stderr(Stdio::null())
             .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -475,7 +476,10 @@ fn assert_no_double_count(c: &Client, report: &Value) {
     let span = last - first;
     let d = f(report, "duration");
     let sum = f(report, "focus_time") + f(report, "distraction_time") + f(report, "no_data_time");
-    assert!((sum - d).abs() < 1e-3 + d * 1e-3, "times sum to duration: {report}");
+    assert!(
+        (sum - d).abs() < 1e-3 + d * 1e-3,
+        "times sum to duration: {report}"
+    );
     assert!(
         d <= span + 0.01 && d >= span - 0.5,
         "duration {d:.3} s vs client span {span:.3} s"
@@ -555,7 +559,10 @@ async fn kill9_of_an_instance_moves_its_sessions_and_limits_hold_fleet_wide() {
     let n401 = statuses.iter().filter(|&&s| s == 401).count();
     assert_eq!(&statuses[..5], &[401; 5], "{statuses:?}");
     assert!(statuses[5..].iter().all(|&s| s == 429), "{statuses:?}");
-    println!("login limit fleet-wide: {n401} × 401 then {} × 429", 30 - n401);
+    println!(
+        "login limit fleet-wide: {n401} × 401 then {} × 429",
+        30 - n401
+    );
 
     // -- six live sessions through the balancer, spread over the three instances.
     // Users first, then the six starts back to back: round robin puts two on each instance.
@@ -767,13 +774,16 @@ async fn a_frozen_owner_is_fenced_after_a_takeover() {
 
     // The old owner wakes up: its lease renewal / checkpoint is refused, it drops the
     // session and writes nothing.
-    let seq_before = fleet.store.get_session(&c.id).await.expect("rec").checkpoint_seq;
+    let seq_before = fleet
+        .store
+        .get_session(&c.id)
+        .await
+        .expect("rec")
+        .checkpoint_seq;
     owner.signal("-CONT");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let fenced = fleet
-            .metric(owner, &token, "gaze_lease_fenced_total")
-            .await;
+        let fenced = fleet.metric(owner, &token, "gaze_lease_fenced_total").await;
         if fenced >= 1.0 {
             break;
         }
@@ -793,7 +803,11 @@ async fn a_frozen_owner_is_fenced_after_a_takeover() {
     assert_eq!(old_live, Some(0), "the old owner dropped the session");
     // The session goes on with the new owner.
     c.run(Instant::now() + Duration::from_secs(2)).await;
-    assert_eq!(c.outages.len(), 1, "no reconnect after the old owner woke up");
+    assert_eq!(
+        c.outages.len(),
+        1,
+        "no reconnect after the old owner woke up"
+    );
     let rec = fleet.store.get_session(&c.id).await.expect("rec");
     assert!(rec.checkpoint_seq > seq_before);
     let report = c.end().await;

@@ -1139,10 +1139,7 @@ impl Store for RedisStore {
     ) -> Result<SessionRecord> {
         let owner = validate::session_id(session_id)?.to_owned();
         let json = validate::report(&report)?;
-        let (key, lease) = (
-            k_session(&owner, session_id),
-            k_lease(&owner, session_id),
-        );
+        let (key, lease) = (k_session(&owner, session_id), k_lease(&owner, session_id));
         let now = crypto::now_ms();
         let r: i64 = self
             .run(|mut c| async move {

@@ -214,9 +214,7 @@ mod tests {
 
 /// Lease holder names go into Redis values: printable, bounded.
 pub(crate) fn lease(holder: &str, ttl: std::time::Duration) -> Result<()> {
-    if holder.is_empty()
-        || holder.len() > 128
-        || holder.chars().any(|c| c.is_control() || c == '|')
+    if holder.is_empty() || holder.len() > 128 || holder.chars().any(|c| c.is_control() || c == '|')
     {
         return Err(StoreError::invalid(
             "lease holder must be 1-128 printable bytes without '|'",
@@ -235,8 +233,12 @@ pub(crate) fn rate_key(key: &str, window: std::time::Duration) -> Result<()> {
             "rate-limit key must be 1-200 printable bytes",
         ));
     }
-    if window < std::time::Duration::from_millis(1) || window > std::time::Duration::from_secs(86_400) {
-        return Err(StoreError::invalid("rate-limit window must be 1 ms - 1 day"));
+    if window < std::time::Duration::from_millis(1)
+        || window > std::time::Duration::from_secs(86_400)
+    {
+        return Err(StoreError::invalid(
+            "rate-limit window must be 1 ms - 1 day",
+        ));
     }
     Ok(())
 }

@@ -76,15 +76,12 @@ pub async fn health(State(st): State<SharedState>) -> (StatusCode, Json<Health>)
     security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, description = "Prometheus text", content_type = "text/plain", body = String)))]
 pub async fn metrics(State(st): State<SharedState>, _auth: crate::auth::AuthUser) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        {
-            st.metrics
-                .limit_fallbacks
-                .store(st.limits.fallbacks(), Ordering::Relaxed);
-            st.metrics.render(st.live.len())
-        },
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], {
+        st.metrics
+            .limit_fallbacks
+            .store(st.limits.fallbacks(), Ordering::Relaxed);
+        st.metrics.render(st.live.len())
+    })
         .into_response()
 }
 

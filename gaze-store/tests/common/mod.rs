@@ -879,7 +879,10 @@ pub async fn leases(s: &S) {
             expires_in_ms,
         } => {
             assert_eq!((holder.as_str(), token), ("inst-a", t1));
-            assert!(expires_in_ms > 0 && expires_in_ms <= 5000, "{expires_in_ms}");
+            assert!(
+                expires_in_ms > 0 && expires_in_ms <= 5000,
+                "{expires_in_ms}"
+            );
         }
         other => panic!("expected Held, got {other:?}"),
     }
@@ -911,9 +914,15 @@ pub async fn leases(s: &S) {
         }
     );
     // Released: taken at once by another holder, the request cleared.
-    assert!(!s.release_lease(id, t1).await.unwrap(), "stale token releases nothing");
+    assert!(
+        !s.release_lease(id, t1).await.unwrap(),
+        "stale token releases nothing"
+    );
     assert!(s.release_lease(id, t2).await.unwrap());
-    assert!(!s.request_lease(id, LeaseRequest::Release).await.unwrap(), "no holder");
+    assert!(
+        !s.request_lease(id, LeaseRequest::Release).await.unwrap(),
+        "no holder"
+    );
     let (t3, seq) = acquired(s.acquire_lease(id, "inst-b", ttl).await);
     assert!(t3 > t2);
     assert_eq!(seq, 2);
@@ -943,7 +952,10 @@ pub async fn leases(s: &S) {
         LeaseRenewal::Renewed { request: None }
     );
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let (t4, _) = acquired(s.acquire_lease(id, "inst-c", Duration::from_millis(150)).await);
+    let (t4, _) = acquired(
+        s.acquire_lease(id, "inst-c", Duration::from_millis(150))
+            .await,
+    );
     assert!(t4 > t3);
     assert_eq!(
         s.renew_lease(id, "inst-b", t3, ttl).await.unwrap(),
@@ -999,7 +1011,8 @@ pub async fn leases(s: &S) {
     assert!(is_invalid(s.acquire_lease(&other.id, "", ttl).await));
     assert!(is_invalid(s.acquire_lease(&other.id, "a|b", ttl).await));
     assert!(is_invalid(
-        s.acquire_lease(&other.id, "a", Duration::from_millis(10)).await
+        s.acquire_lease(&other.id, "a", Duration::from_millis(10))
+            .await
     ));
 }
 
@@ -1010,26 +1023,50 @@ pub async fn rate_limits(s: &S, s2: &S) {
     let window = Duration::from_millis(3000);
     for i in 0..3 {
         let st = if i % 2 == 0 { s } else { s2 };
-        assert_eq!(st.rate_limit(&key, 3, window, false).await.unwrap(), None, "take {i}");
+        assert_eq!(
+            st.rate_limit(&key, 3, window, false).await.unwrap(),
+            None,
+            "take {i}"
+        );
     }
     let wait = s2.rate_limit(&key, 3, window, false).await.unwrap();
     let wait = wait.expect("4th take refused on the other instance");
-    assert!(wait > Duration::ZERO && wait <= Duration::from_millis(1000), "{wait:?}");
-    assert!(s.rate_limit(&key, 3, window, false).await.unwrap().is_some());
+    assert!(
+        wait > Duration::ZERO && wait <= Duration::from_millis(1000),
+        "{wait:?}"
+    );
+    assert!(
+        s.rate_limit(&key, 3, window, false)
+            .await
+            .unwrap()
+            .is_some()
+    );
     // A give-back makes room for exactly one more.
     assert_eq!(s.rate_limit(&key, 3, window, true).await.unwrap(), None);
     assert_eq!(s2.rate_limit(&key, 3, window, false).await.unwrap(), None);
-    assert!(s.rate_limit(&key, 3, window, false).await.unwrap().is_some());
+    assert!(
+        s.rate_limit(&key, 3, window, false)
+            .await
+            .unwrap()
+            .is_some()
+    );
     // Refill: one token per window / capacity.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(s.rate_limit(&key, 3, window, false).await.unwrap(), None);
     // Other keys are independent; capacity 0 never refuses; bad keys are refused.
     let other = format!("{key}-other");
     assert_eq!(s.rate_limit(&other, 1, window, false).await.unwrap(), None);
-    assert!(s.rate_limit(&other, 1, window, false).await.unwrap().is_some());
+    assert!(
+        s.rate_limit(&other, 1, window, false)
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(s.rate_limit(&other, 0, window, false).await.unwrap(), None);
     assert!(is_invalid(s.rate_limit("", 1, window, false).await));
-    assert!(is_invalid(s.rate_limit(&"k".repeat(201), 1, window, false).await));
+    assert!(is_invalid(
+        s.rate_limit(&"k".repeat(201), 1, window, false).await
+    ));
     assert!(is_invalid(s.rate_limit("a\nb", 1, window, false).await));
 }
 
