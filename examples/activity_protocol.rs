@@ -283,10 +283,10 @@ impl Confusion {
     fn line(&self) -> String {
         let fmt = |v: Option<f64>| v.map_or("  -  ".to_string(), |v| format!("{v:.3}"));
         let mut s = format!("macro-F1 {:.3} |", self.macro_f1());
-        for c in 0..3 {
+        for (c, name) in CLASSES.iter().enumerate() {
             s.push_str(&format!(
                 " {} F1 {} P {} R {} |",
-                &CLASSES[c][..4],
+                &name[..4],
                 fmt(self.f1(c)),
                 fmt(self.precision(c)),
                 fmt(self.recall(c))
@@ -411,7 +411,7 @@ fn eval(
     };
     for (i, e) in entries.iter().enumerate() {
         let loso_set = LOSO_SETS.contains(&e.dataset.as_str());
-        if !main_schemes && !(loso_schemes && loso_set) {
+        if !(main_schemes || (loso_schemes && loso_set)) {
             continue;
         }
         let tr = match read_trace(dir, e) {
