@@ -34,7 +34,6 @@ pub use gaze_activity::{activity, calibration, result, session, wire};
 
 pub use error::{GazeError, Result};
 pub use frame::{Frame, PixelFormat};
-pub use inference::{Engine, EngineChoice, InferenceConfig};
 pub use gaze_activity::Error as ActivityError;
 pub use gaze_activity::FrameMessage;
 pub use gaze_activity::result::*;
@@ -45,4 +44,5 @@ pub use gaze_activity::{GazeHeatmap, HeatmapPlane, LiveStatus, Session, SessionS
 pub use gaze_activity::{
     HEATMAP_RATIO_CELLS, HEATMAP_RATIO_EXTENT, HEATMAP_SCREEN_COLS, HEATMAP_SCREEN_ROWS,
 };
+pub use inference::{Engine, EngineChoice, InferenceConfig};
 pub use tracker::{Tracker, TrackerConfig, set_num_threads};
