@@ -183,35 +183,6 @@ pub(crate) fn fold(s: &str) -> String {
     s.to_lowercase()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn usernames() {
-        assert!(username("bob").is_ok());
-        assert!(username("Al_ice.2-x").is_ok());
-        assert!(username("ab").is_err());
-        assert!(username(&"a".repeat(33)).is_err());
-        assert!(username("_bob").is_err());
-        assert!(username("bob smith").is_err());
-        assert!(username("bøb").is_err());
-        assert!(username("bob{x}").is_err());
-    }
-
-    #[test]
-    fn members_sort_by_time() {
-        let a = index_member_for(5, "0123456789abcdef-0000000000000000");
-        let b = index_member_for(300, "0123456789abcdef-0000000000000000");
-        assert!(a < b);
-        assert_eq!(
-            index_member(&a).ok(),
-            Some("0123456789abcdef-0000000000000000")
-        );
-        assert!(index_member("zz:foo").is_err());
-    }
-}
-
 /// Lease holder names go into Redis values: printable, bounded.
 pub(crate) fn lease(holder: &str, ttl: std::time::Duration) -> Result<()> {
     if holder.is_empty() || holder.len() > 128 || holder.chars().any(|c| c.is_control() || c == '|')
@@ -241,4 +212,33 @@ pub(crate) fn rate_key(key: &str, window: std::time::Duration) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        assert!(username("bob").is_ok());
+        assert!(username("Al_ice.2-x").is_ok());
+        assert!(username("ab").is_err());
+        assert!(username(&"a".repeat(33)).is_err());
+        assert!(username("_bob").is_err());
+        assert!(username("bob smith").is_err());
+        assert!(username("bøb").is_err());
+        assert!(username("bob{x}").is_err());
+    }
+
+    #[test]
+    fn members_sort_by_time() {
+        let a = index_member_for(5, "0123456789abcdef-0000000000000000");
+        let b = index_member_for(300, "0123456789abcdef-0000000000000000");
+        assert!(a < b);
+        assert_eq!(
+            index_member(&a).ok(),
+            Some("0123456789abcdef-0000000000000000")
+        );
+        assert!(index_member("zz:foo").is_err());
+    }
 }
