@@ -141,7 +141,7 @@ impl InferenceConfig {
     }
 
     /// Decides which engine runs: loads the OpenVINO library when the choice allows it.
-    /// `auto` falls back to OpenCV DNN (and says why once on stderr); `openvino` returns a
+    /// `auto` falls back to OpenCV DNN (and says why once through the `log` crate, info level); `openvino` returns a
     /// [`GazeError::Model`] naming the lookup that failed.
     pub fn resolve(&self) -> Result<Engine> {
         self.validate()?;
@@ -167,21 +167,21 @@ impl InferenceConfig {
     }
 }
 
-/// Says once per process (stderr) which engine `auto` picked and why.
+/// Says once per process (a `log` record, info level) which engine `auto` picked and why.
 fn announce_fallback(reason: &str) {
     use std::sync::Once;
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        eprintln!("gaze: inference engine opencv (OpenVINO not used: {reason})");
+        log::info!("gaze: inference engine opencv (OpenVINO not used: {reason})");
     });
 }
 
-/// Says once per process (stderr) that OpenVINO runs, and from where.
+/// Says once per process (a `log` record, info level) that OpenVINO runs, and from where.
 fn announce_openvino(path: &std::path::Path) {
     use std::sync::Once;
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        eprintln!("gaze: inference engine openvino ({})", path.display());
+        log::info!("gaze: inference engine openvino ({})", path.display());
     });
 }
 
