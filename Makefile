@@ -99,7 +99,7 @@ wheel: deps-test
 test-c:
 	$(CARGO) test --workspace --test header
 	$(OV_ENV) bindings/c/tests/run_c_tests.sh
-	$(OV_ENV) bindings/c/tests/run_dist_tests.sh
+	bindings/c/tests/run_dist_tests.sh
 
 ## C distribution tarball: target/dist/gaze-c-<version>-linux-x86_64.tar.gz (release) with
 ## gaze.h, libgaze_c.so/.a, pkg-config files and the bundled OpenCV libraries.
