@@ -570,28 +570,10 @@ pub const N_EXT_FEATURES: usize = N_FEATURES + 23;
 
 /// Names of the entries of [`WindowFeatures::extended`] (the inputs of the boosted-tree
 /// model): the 21 of [`FEATURE_NAMES`] followed by the richer scan-path features.
-pub const EXT_FEATURE_NAMES: [&str; N_EXT_FEATURES] = [
-    "fwd_frac",
-    "sweep_frac",
-    "regress_frac",
-    "unrelated_frac",
-    "ln_amp",
-    "ln_fix_ms",
-    "pursuit_frac",
-    "h_frac",
-    "right_frac",
-    "left_jump_frac",
-    "ln_spread",
-    "ln_speed_med",
-    "still_frac",
-    "jump_frac",
-    "sweep_rate",
-    "line_cycles",
-    "progression",
-    "fix_rate",
-    "coherent_frac",
-    "coverage",
-    "long_fix_frac",
+pub const EXT_FEATURE_NAMES: [&str; N_EXT_FEATURES] = ext_feature_names();
+
+/// The richer scan-path features that follow [`FEATURE_NAMES`] in [`EXT_FEATURE_NAMES`].
+const EXTRA_FEATURE_NAMES: [&str; N_EXT_FEATURES - N_FEATURES] = [
     "ln_sd_x",
     "ln_sd_y",
     "x_slope",
@@ -616,6 +598,20 @@ pub const EXT_FEATURE_NAMES: [&str; N_EXT_FEATURES] = [
     "reading_score",
     "lab",
 ];
+
+const fn ext_feature_names() -> [&'static str; N_EXT_FEATURES] {
+    let mut out = [""; N_EXT_FEATURES];
+    let mut i = 0;
+    while i < N_EXT_FEATURES {
+        out[i] = if i < N_FEATURES {
+            FEATURE_NAMES[i]
+        } else {
+            EXTRA_FEATURE_NAMES[i - N_FEATURES]
+        };
+        i += 1;
+    }
+    out
+}
 
 impl WindowFeatures {
     /// The richer feature vector the boosted-tree model scores (see [`EXT_FEATURE_NAMES`]);
