@@ -7,7 +7,7 @@ VIDEO ?= testdata/webcam/webcam_cap12_t18-28s_640x480_25fps.mp4
 ## to use another installation.
 OV_ENV = GAZE_OPENVINO_LIB="$${GAZE_OPENVINO_LIB:-$$(scripts/openvino-lib.sh)}"
 
-.PHONY: run test publish-check deps deps-test lint test-rust test-web test-schemathesis loadtest test-python test-c bench-python fuzz install-cli bench-cli faults soak eval-activity train-activity wheel dist-c cluster loadtest-cluster
+.PHONY: run test publish-check deps deps-test lint docs test-rust test-web test-schemathesis loadtest test-python test-c bench-python fuzz install-cli bench-cli faults soak eval-activity train-activity wheel dist-c cluster loadtest-cluster
 
 ## Installs what is needed, then runs the main job: gaze-server with its own local
 ## redis-server (AOF, data in ./data/redis) and the web UI at http://127.0.0.1:8000.
@@ -31,7 +31,7 @@ loadtest-cluster: deps
 	scripts/loadtest-cluster.sh
 
 ## Installs what is needed, then runs every check and test.
-test: deps-test lint test-rust test-web test-schemathesis test-python test-c publish-check
+test: deps-test lint docs test-rust test-web test-schemathesis test-python test-c publish-check
 
 deps:
 	scripts/setup.sh base
@@ -42,6 +42,11 @@ deps-test:
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## API docs of every workspace crate, warnings are errors (broken links, bad code blocks).
+## After clippy, the dependencies' metadata is already built; this documents our crates only.
+docs:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
 
 ## One feature set for every test stage: each cargo call below selects the whole workspace
 ## (`--workspace`, with `--test NAME` / `--no-run` to narrow what runs), so they all resolve

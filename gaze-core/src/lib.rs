@@ -8,6 +8,40 @@
 //! (MediaPipe BlazeFace short-range and MediaPipe Iris, Apache-2.0) are embedded in the
 //! library, so no download is needed.
 //!
+//! # Example: frames in, a session report out
+//!
+//! A runnable sketch of the whole path. The frames here are synthetic (a flat grey 640×480
+//! image, in which no face can be found) so the example needs no files; `examples/track.rs`
+//! runs the same loop over a real webcam clip.
+//!
+//! ```
+//! use gaze_core::{ActivityConfig, Frame, PixelFormat, Session, Tracker, TrackerConfig};
+//!
+//! // The networks are embedded; `auto` runs OpenVINO when its library can be loaded and
+//! // OpenCV DNN otherwise. `engine()` says which one runs.
+//! let mut tracker = Tracker::new(TrackerConfig::default())?;
+//! println!("inference engine: {:?}", tracker.engine());
+//!
+//! let mut session = Session::try_new("demo", ActivityConfig::default())?;
+//! let pixels = vec![128u8; 640 * 480 * 3];
+//! for i in 0..90 {
+//!     // 3 s at 30 frames/s; timestamps are milliseconds.
+//!     let frame = Frame::packed(&pixels, 640, 480, PixelFormat::Bgr8, i as f64 * 1000.0 / 30.0)?;
+//!     let result = tracker.process(&frame)?;
+//!     assert!(result.face.is_none() && result.gaze.is_none());
+//!     session.push_frame(&result);
+//! }
+//! let report = session.finish();
+//! // No face in view for longer than `away_min_ms`: the person is away, which is
+//! // distraction (from its start), never focus or an activity.
+//! assert_eq!(report.focus_time, 0.0);
+//! assert!(report.distraction_time > 2.0, "{report:?}");
+//!
+//! // A buffer too short for its declared size is a typed error, never a panic.
+//! assert!(Frame::packed(&pixels[..100], 640, 480, PixelFormat::Bgr8, 0.0).is_err());
+//! # Ok::<(), gaze_core::GazeError>(())
+//! ```
+//!
 //! **Left and right are the subject's**: `left_eye` is the person's left eye, on the image's
 //! right side in an unmirrored frame.
 

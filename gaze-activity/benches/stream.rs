@@ -1,13 +1,13 @@
 //! criterion bench: samples per second through the streaming activity classifier and the
 //! session accountant, at a webcam rate (30 Hz, I-DT) and a lab rate (500 Hz, I-VT), for the
 //! shipped boosted-tree model and the earlier linear one (`_legacy`).
-//! `cargo bench -p gaze-benches --bench activity`.
+//! `cargo bench -p gaze-activity --bench stream` (no OpenCV in its build).
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use gaze_core::activity::{ActivityClassifier, ActivityConfig, GazeSample};
-use gaze_core::{AttentionEvidence, Session};
+use gaze_activity::activity::{ActivityClassifier, ActivityConfig, GazeSample};
+use gaze_activity::{AttentionEvidence, Session};
 
 /// Reading-like scan path: lines of fixations with forward saccades and return sweeps,
 /// plus deterministic jitter, a blink every 4 s and a looking-away stretch every 60 s.
