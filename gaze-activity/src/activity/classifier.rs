@@ -1,13 +1,20 @@
 //! Streaming activity and attention classifier, and the batch API on top of it.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::accounting::{Accountant, ActivityTotals, normalise};
-use super::config::ActivityConfig;
+use super::config::{ActivityConfig, ActivityModel};
 use super::events::{EventDetector, EyeEvent, EyeMovement};
-use super::features::{Bin, FixRec, WindowFeatures, compute_features, scores};
+#[cfg(test)]
+use super::features::{compute_features, scores};
+use super::features::{
+    Bin, BinAux, FixRec, WindowFeatures, compute_features_fast, scores_with, sorted_insert,
+    sorted_remove,
+};
+use super::trees::{FlatTrees, builtin_flat};
 use super::sample::GazeSample;
 use crate::session::{Activity, Attention, TimelineSegment};
 
@@ -67,6 +74,31 @@ impl RunInfo {
     }
 }
 
+/// Derived state of the fast scoring path, rebuilt from the rest of the classifier when it
+/// is missing (after a restore from JSON): per-bin quantities parallel to the bin queue, the
+/// bin-step speeds of the window in ascending order, and the flattened trees of the model.
+#[derive(Debug, Clone, Default)]
+struct FastPath {
+    /// `aux[i]` belongs to `bins[i]` (same length, except after a restore).
+    aux: VecDeque<BinAux>,
+    /// Speeds of the steps into `bins[1..]`, ascending by `f64::total_cmp`.
+    speeds: Vec<f64>,
+    /// The model's trees flattened (`None` for the linear model).
+    flat: Option<Arc<FlatTrees>>,
+    flat_ready: bool,
+    /// Test oracle: score with the straightforward reference computation instead.
+    #[cfg(test)]
+    reference: bool,
+}
+
+/// The fast path is a cache determined by the rest of the state: it never makes two
+/// classifiers differ.
+impl PartialEq for FastPath {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
 /// Streaming classifier. Feed samples with [`push`](Self::push) in time order; each call
 /// returns the current activity, attention and running totals.
 ///
@@ -112,6 +144,8 @@ pub struct ActivityClassifier {
     #[serde(default)]
     uncertain: bool,
     rejected: u64,
+    #[serde(skip)]
+    fast: FastPath,
 }
 
 impl ActivityClassifier {
@@ -165,6 +199,7 @@ impl ActivityClassifier {
             bins_since_score: 0,
             uncertain: false,
             rejected: 0,
+            fast: FastPath::default(),
         }
     }
 
@@ -447,12 +482,21 @@ impl ActivityClassifier {
             Some(cur) if cur == idx => {}
             Some(cur) => {
                 let (n, sx, sy) = self.bin_sum;
-                self.bins.push_back(Bin {
+                let bin = Bin {
                     index: cur,
                     x: if n > 0.0 { sx / n } else { 0.0 },
                     y: if n > 0.0 { sy / n } else { 0.0 },
                     valid: n > 0.0,
-                });
+                };
+                self.sync_fast();
+                let aux = BinAux::new(&bin, self.bins.back(), self.config.bin_ms);
+                if !self.bins.is_empty()
+                    && let Some(v) = aux.speed()
+                {
+                    sorted_insert(&mut self.fast.speeds, v);
+                }
+                self.bins.push_back(bin);
+                self.fast.aux.push_back(aux);
                 self.bin_sum = (0.0, 0.0, 0.0);
                 self.bin_index = Some(idx);
                 self.decide(cur);
@@ -466,12 +510,75 @@ impl ActivityClassifier {
         }
     }
 
+    /// Rebuilds the fast path's per-bin quantities when they are out of step with the bins
+    /// (after a restore).
+    fn sync_fast(&mut self) {
+        if self.fast.aux.len() == self.bins.len() {
+            return;
+        }
+        let bin_ms = self.config.bin_ms;
+        self.fast.aux.clear();
+        self.fast.speeds.clear();
+        let mut prev: Option<&Bin> = None;
+        for b in &self.bins {
+            let aux = BinAux::new(b, prev, bin_ms);
+            if prev.is_some()
+                && let Some(v) = aux.speed()
+            {
+                self.fast.speeds.push(v);
+            }
+            self.fast.aux.push_back(aux);
+            prev = Some(b);
+        }
+        self.fast.speeds.sort_unstable_by(f64::total_cmp);
+    }
+
+    /// Features of the window that starts at `window_start`.
+    fn window_features(&mut self, window_start: f64) -> WindowFeatures {
+        #[cfg(test)]
+        if self.fast.reference {
+            return compute_features(&self.bins, &self.fixes, &self.config, window_start);
+        }
+        self.sync_fast();
+        compute_features_fast(
+            &self.bins,
+            &self.fast.aux,
+            &self.fast.speeds,
+            &self.fixes,
+            &self.config,
+            window_start,
+        )
+    }
+
+    /// Class probabilities of the model for `f`.
+    fn class_scores(&mut self, f: &WindowFeatures, lab: bool) -> [f64; 3] {
+        #[cfg(test)]
+        if self.fast.reference {
+            return scores(f, &self.config, lab);
+        }
+        if !self.fast.flat_ready {
+            self.fast.flat = match &self.config.model {
+                ActivityModel::Builtin => builtin_flat(),
+                ActivityModel::Trees(m) => FlatTrees::new(m).map(Arc::new),
+                ActivityModel::Linear => None,
+            };
+            self.fast.flat_ready = true;
+        }
+        scores_with(f, &self.config, lab, self.fast.flat.as_deref())
+    }
+
     /// Recomputes the activity after bin `closed` was completed.
     fn decide(&mut self, closed: i64) {
         let bin_ms = self.config.bin_ms;
         let keep = (self.config.window_ms / bin_ms).ceil() as i64;
+        self.sync_fast();
         while self.bins.front().is_some_and(|b| b.index <= closed - keep) {
             self.bins.pop_front();
+            self.fast.aux.pop_front();
+            // The new first bin's step starts outside the window now.
+            if let Some(v) = self.fast.aux.front().and_then(BinAux::speed) {
+                sorted_remove(&mut self.fast.speeds, v);
+            }
         }
         let window_start = (closed + 1 - keep) as f64 * bin_ms;
         while self.fixes.front().is_some_and(|f| f.end_ms <= window_start) {
@@ -486,7 +593,7 @@ impl ActivityClassifier {
         }
         let step_ms = f64::from(self.bins_since_score) * bin_ms;
         self.bins_since_score = 0;
-        let mut f = compute_features(&self.bins, &self.fixes, &self.config, window_start);
+        let mut f = self.window_features(window_start);
         let lab = self.detector.mode() == Some(super::events::DetectorMode::Velocity);
         f.lab = if lab { 1.0 } else { 0.0 };
         f.reading_score = self.config.reading.score(&f);
@@ -494,7 +601,7 @@ impl ActivityClassifier {
         if f.valid_ms < self.config.min_evidence_ms {
             return;
         }
-        let raw = scores(&f, &self.config, lab);
+        let raw = self.class_scores(&f, lab);
         let alpha = if self.labelled_once && self.config.score_tau_ms > 0.0 {
             1.0 - (-step_ms / self.config.score_tau_ms).exp()
         } else {
@@ -610,4 +717,225 @@ pub fn classify_trace_labels(samples: &[GazeSample], config: &ActivityConfig) ->
         };
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    //! The streaming path (per-bin quantities kept as bins enter and leave the window,
+    //! sorted step speeds, flattened trees) against the straightforward reference
+    //! computation (every feature recomputed from the window, node-walk trees).
+
+    use super::*;
+    use crate::AttentionEvidence;
+    use crate::activity::{BoostedTrees, ScreenGeometry};
+
+    fn reference(config: ActivityConfig) -> ActivityClassifier {
+        let mut c = ActivityClassifier::new(config);
+        c.fast.reference = true;
+        c
+    }
+
+    /// Streams `samples` through the fast and the reference classifier and asserts the same
+    /// output after every sample: states (labels, attention, totals), features bit for bit,
+    /// smoothed probabilities. Returns the number of windows scored (features recomputed).
+    fn assert_same(samples: &[GazeSample], config: &ActivityConfig, what: &str) -> usize {
+        let mut fast = ActivityClassifier::new(config.clone());
+        let mut slow = reference(config.clone());
+        let mut scored = 0;
+        let mut last = WindowFeatures::default();
+        for (i, s) in samples.iter().enumerate() {
+            // Halfway, the fast one is checkpointed and restored (its caches rebuilt).
+            if i == samples.len() / 2 {
+                let json = serde_json::to_string(&fast).expect("checkpoint");
+                fast = serde_json::from_str(&json).expect("restore");
+                assert!(fast.fast.aux.is_empty());
+            }
+            let a = fast.push(*s);
+            let b = slow.push(*s);
+            assert_eq!(a, b, "{what}: state after sample {i}");
+            let (fa, fb) = (fast.features().extended(), slow.features().extended());
+            assert_eq!(
+                fa.map(f64::to_bits),
+                fb.map(f64::to_bits),
+                "{what}: features after sample {i}"
+            );
+            assert_eq!(fast.features(), slow.features(), "{what}: sample {i}");
+            let (pa, pb) = (fast.scores(), slow.scores());
+            for c in 0..3 {
+                assert!(
+                    (pa[c] - pb[c]).abs() <= 1e-12,
+                    "{what}: probabilities after sample {i}: {pa:?} vs {pb:?}"
+                );
+            }
+            if *slow.features() != last {
+                scored += 1;
+                last = *slow.features();
+            }
+        }
+        assert_eq!(fast.finish(), slow.finish(), "{what}: final totals");
+        scored
+    }
+
+    fn recordings() -> Vec<(String, ScreenGeometry, Vec<GazeSample>)> {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/activity");
+        let index = std::fs::read_to_string(dir.join("index.csv")).expect("index.csv");
+        let mut out = Vec::new();
+        for line in index.lines().skip(1) {
+            let f: Vec<&str> = line.splitn(6, ',').collect();
+            let (w, h) = (f[3].parse().expect("w"), f[4].parse().expect("h"));
+            let text = std::fs::read_to_string(dir.join(f[0])).expect("recording");
+            let samples = text
+                .lines()
+                .skip(1)
+                .map(|l| {
+                    let v: Vec<f64> = l
+                        .split(',')
+                        .take(3)
+                        .map(|x| x.parse().unwrap_or(f64::NAN))
+                        .collect();
+                    GazeSample::new(v[0], v[1], v[2])
+                })
+                .collect();
+            out.push((f[0].to_string(), ScreenGeometry::from_px(w, h), samples));
+        }
+        out
+    }
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> f64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    /// Alternating reading, browsing and watching stretches with jittered timing, noise,
+    /// blinks, tracker dropouts, looking away and a few gaps longer than `max_gap_ms`.
+    fn synthetic(hz: f64, secs: f64, seed: u64) -> Vec<GazeSample> {
+        let mut r = Rng(seed);
+        let dt = 1000.0 / hz;
+        let mut out = Vec::new();
+        let mut t = 0.0;
+        let (mut fx, mut fy, mut fix_end) = (200.0, 200.0, 0.0);
+        let (mut line, mut word) = (0.0, 0.0);
+        while t < secs * 1000.0 {
+            let phase = ((t / 7000.0) as u64) % 3;
+            if t >= fix_end {
+                match phase {
+                    0 => {
+                        word += 1.0;
+                        if word > 10.0 {
+                            word = 0.0;
+                            line += 1.0;
+                        }
+                        fx = 150.0 + word * 110.0 + 20.0 * r.next();
+                        fy = 150.0 + (line % 16.0) * 42.0;
+                        fix_end = t + 150.0 + 200.0 * r.next();
+                    }
+                    1 => {
+                        fx = 100.0 + 1300.0 * r.next();
+                        fy = 100.0 + 700.0 * r.next();
+                        fix_end = t + 200.0 + 600.0 * r.next();
+                    }
+                    _ => fix_end = t + 1000.0,
+                }
+            }
+            let (x, y) = if phase == 2 {
+                // A target moving smoothly across the screen.
+                (
+                    760.0 + 500.0 * (t / 2300.0).sin(),
+                    430.0 + 250.0 * (t / 3100.0).cos(),
+                )
+            } else {
+                (fx, fy)
+            };
+            let noise = if hz < 100.0 { 25.0 } else { 4.0 };
+            let (x, y) = (
+                x + noise * (r.next() - 0.5),
+                y + noise * (r.next() - 0.5),
+            );
+            let u = r.next();
+            let s = if t % 4100.0 < 160.0 {
+                GazeSample::invalid(
+                    t,
+                    AttentionEvidence {
+                        face_present: true,
+                        eyes_closed: true,
+                        ..AttentionEvidence::default()
+                    },
+                )
+            } else if u < 0.02 {
+                GazeSample::new(t, f64::NAN, f64::NAN)
+            } else if t % 23_000.0 > 21_500.0 {
+                GazeSample::new(t, x, y).with_evidence(AttentionEvidence {
+                    face_present: true,
+                    head_away: true,
+                    ..AttentionEvidence::default()
+                })
+            } else {
+                GazeSample::new(t, x, y)
+            };
+            out.push(s);
+            t += dt * (0.8 + 0.4 * r.next());
+            if r.next() < 0.0005 {
+                t += 2500.0;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn fast_path_matches_the_reference_on_committed_recordings() {
+        for (name, geometry, samples) in recordings() {
+            let config = ActivityConfig::with_geometry(geometry);
+            let scored = assert_same(&samples, &config, &name);
+            assert!(scored >= 10, "{name}: only {scored} windows scored");
+        }
+    }
+
+    #[test]
+    fn fast_path_matches_the_reference_on_synthetic_traces() {
+        let custom = ActivityConfig {
+            model: ActivityModel::Trees(Box::new(
+                BoostedTrees::builtin().expect("builtin model").clone(),
+            )),
+            class_bias: [0.3, -0.2, 0.1],
+            ..ActivityConfig::default()
+        };
+        // A long window of short bins: more than 128 steps (the capped speed median) and
+        // more than 512 bins (the capped cell count).
+        let long = ActivityConfig {
+            bin_ms: 20.0,
+            window_ms: 30_000.0,
+            ..ActivityConfig::default()
+        };
+        let cases = [
+            ("30 Hz default", 30.0, ActivityConfig::default()),
+            ("500 Hz default", 500.0, ActivityConfig::default()),
+            ("30 Hz legacy", 30.0, ActivityConfig::legacy()),
+            ("500 Hz legacy", 500.0, ActivityConfig::legacy()),
+            ("60 Hz custom trees + bias", 60.0, custom),
+            ("120 Hz long window", 120.0, long),
+        ];
+        for (k, (what, hz, config)) in cases.into_iter().enumerate() {
+            let samples = synthetic(hz, 70.0, 0x9E37_79B9 + k as u64);
+            let scored = assert_same(&samples, &config, what);
+            assert!(scored >= 100, "{what}: only {scored} windows scored");
+        }
+    }
+
+    #[test]
+    fn sorted_speed_set_keeps_order_and_multiplicity() {
+        use super::super::features::{sorted_insert, sorted_remove};
+        let mut v = Vec::new();
+        for x in [3.0, 1.0, 2.0, 1.0, 5.0] {
+            sorted_insert(&mut v, x);
+        }
+        assert_eq!(v, [1.0, 1.0, 2.0, 3.0, 5.0]);
+        sorted_remove(&mut v, 1.0);
+        sorted_remove(&mut v, 4.0);
+        assert_eq!(v, [1.0, 2.0, 3.0, 5.0]);
+    }
 }

@@ -186,13 +186,159 @@ impl BoostedTrees {
         x: &[f64; N_EXT_FEATURES],
         bias: &[f64; N_CLASSES],
     ) -> [f64; N_CLASSES] {
-        let raw = self.raw(x);
-        let mut z = [0.0; N_CLASSES];
-        for c in 0..N_CLASSES {
-            z[c] = raw[c] / self.temperature + bias[c];
-        }
-        softmax(z)
+        calibrate(self.raw(x), self.temperature, bias)
     }
+}
+
+/// Deepest tree [`FlatTrees`] pads to a complete binary tree (deeper models keep the
+/// node-walk of [`BoostedTrees::raw`]).
+const FLAT_MAX_DEPTH: usize = 8;
+
+/// One padded split: go right when `!(x[feature] <= threshold)`.
+#[derive(Debug, Clone, Copy)]
+struct FlatNode {
+    threshold: f64,
+    feature: u32,
+}
+
+/// A [`BoostedTrees`] model laid out for fast streaming inference: every tree padded to a
+/// complete binary tree of the model's depth (splits level by level, then the leaves), so a
+/// walk is `depth` branch-free steps over one contiguous array. Padding splits under an early
+/// leaf send every input to copies of that leaf, so the result is exactly that of
+/// [`BoostedTrees::raw`] (same leaves, added in the same order, same comparisons).
+#[derive(Debug, Clone)]
+pub(crate) struct FlatTrees {
+    depth: usize,
+    init: [f64; N_CLASSES],
+    temperature: f64,
+    /// `2^depth − 1` splits per tree.
+    nodes: Vec<FlatNode>,
+    /// `2^depth` leaves per tree.
+    leaves: Vec<f64>,
+    class: Vec<u8>,
+}
+
+impl FlatTrees {
+    /// Flattens a validated model; `None` when a tree is deeper than [`FLAT_MAX_DEPTH`].
+    pub(crate) fn new(m: &BoostedTrees) -> Option<Self> {
+        fn depth(t: &Tree, i: usize) -> usize {
+            if t.feature[i] < 0 {
+                0
+            } else {
+                1 + depth(t, t.left[i] as usize).max(depth(t, t.right[i] as usize))
+            }
+        }
+        // At least one level, so that every tree has a split array (a lone leaf is padded).
+        let d = m.trees.iter().map(|t| depth(t, 0)).max().unwrap_or(0).max(1);
+        if d > FLAT_MAX_DEPTH {
+            return None;
+        }
+        let n_split = (1usize << d) - 1;
+        let n_leaf = 1usize << d;
+        let pad = FlatNode {
+            threshold: f64::INFINITY,
+            feature: 0,
+        };
+        let mut nodes = vec![pad; n_split * m.trees.len()];
+        let mut leaves = vec![0.0; n_leaf * m.trees.len()];
+        let mut class = Vec::with_capacity(m.trees.len());
+        for (k, t) in m.trees.iter().enumerate() {
+            class.push(t.class as u8);
+            let nodes = &mut nodes[k * n_split..(k + 1) * n_split];
+            let leaves = &mut leaves[k * n_leaf..(k + 1) * n_leaf];
+            // (original node, padded position, level)
+            let mut stack = vec![(0usize, 0usize, 0usize)];
+            while let Some((i, pos, level)) = stack.pop() {
+                if t.feature[i] < 0 {
+                    // Every padded leaf below `pos` gets this leaf's value.
+                    let below = d - level;
+                    let first = ((pos + 1) << below) - 1 - n_split;
+                    for l in &mut leaves[first..first + (1 << below)] {
+                        *l = t.value[i];
+                    }
+                } else {
+                    nodes[pos] = FlatNode {
+                        threshold: t.threshold[i],
+                        feature: t.feature[i] as u32,
+                    };
+                    stack.push((t.left[i] as usize, 2 * pos + 1, level + 1));
+                    stack.push((t.right[i] as usize, 2 * pos + 2, level + 1));
+                }
+            }
+        }
+        Some(FlatTrees {
+            depth: d,
+            init: m.init,
+            temperature: m.temperature,
+            nodes,
+            leaves,
+            class,
+        })
+    }
+
+    fn raw_depth<const D: usize>(&self, x: &[f64; N_EXT_FEATURES]) -> [f64; N_CLASSES] {
+        let n_split = (1usize << D) - 1;
+        let mut z = self.init;
+        for ((nodes, leaves), &c) in self
+            .nodes
+            .chunks_exact(n_split)
+            .zip(self.leaves.chunks_exact(1 << D))
+            .zip(&self.class)
+        {
+            let mut pos = 0usize;
+            for _ in 0..D {
+                let n = nodes[pos];
+                let right = !(x[n.feature as usize] <= n.threshold);
+                pos = 2 * pos + 1 + usize::from(right);
+            }
+            z[c as usize] += leaves[pos - n_split];
+        }
+        z
+    }
+
+    /// Raw class scores, equal to [`BoostedTrees::raw`] of the model this was built from.
+    pub(crate) fn raw(&self, x: &[f64; N_EXT_FEATURES]) -> [f64; N_CLASSES] {
+        match self.depth {
+            1 => self.raw_depth::<1>(x),
+            2 => self.raw_depth::<2>(x),
+            3 => self.raw_depth::<3>(x),
+            4 => self.raw_depth::<4>(x),
+            5 => self.raw_depth::<5>(x),
+            6 => self.raw_depth::<6>(x),
+            7 => self.raw_depth::<7>(x),
+            _ => self.raw_depth::<8>(x),
+        }
+    }
+
+    /// Calibrated probabilities, equal to [`BoostedTrees::probabilities`].
+    pub(crate) fn probabilities(
+        &self,
+        x: &[f64; N_EXT_FEATURES],
+        bias: &[f64; N_CLASSES],
+    ) -> [f64; N_CLASSES] {
+        calibrate(self.raw(x), self.temperature, bias)
+    }
+}
+
+static BUILTIN_FLAT: OnceLock<Option<std::sync::Arc<FlatTrees>>> = OnceLock::new();
+
+/// The shipped model flattened (built once).
+pub(crate) fn builtin_flat() -> Option<std::sync::Arc<FlatTrees>> {
+    BUILTIN_FLAT
+        .get_or_init(|| {
+            BoostedTrees::builtin()
+                .and_then(FlatTrees::new)
+                .map(std::sync::Arc::new)
+        })
+        .clone()
+}
+
+fn calibrate(raw: [f64; N_CLASSES], temperature: f64, bias: &[f64; N_CLASSES]) -> [f64; N_CLASSES] {
+    let mut z = [0.0; N_CLASSES];
+    for c in 0..N_CLASSES {
+        z[c] = raw[c] / temperature + bias[c];
+    }
+    softmax(z)
 }
 
 /// Softmax of three scores; uniform when they are not finite.
@@ -223,6 +369,83 @@ mod tests {
                 assert!((p[c] - row.p[c]).abs() < 1e-6, "{p:?} vs {:?}", row.p);
             }
         }
+    }
+
+    /// Feature rows for the flat-vs-node-walk comparison: the check rows, mixes of them, and
+    /// for every split a row sitting exactly on its threshold (the `<=` tie) or just above.
+    fn probe_rows(m: &BoostedTrees) -> Vec<[f64; N_EXT_FEATURES]> {
+        let mut rows: Vec<[f64; N_EXT_FEATURES]> = Vec::new();
+        for (i, a) in m.checks.iter().enumerate() {
+            let b = &m.checks[(i * 7 + 3) % m.checks.len()];
+            let mut x = [0.0; N_EXT_FEATURES];
+            x.copy_from_slice(&a.x);
+            rows.push(x);
+            for j in 0..N_EXT_FEATURES {
+                x[j] = if j % 2 == 0 { a.x[j] } else { b.x[j] };
+            }
+            rows.push(x);
+        }
+        let base = rows[0];
+        for t in &m.trees {
+            for (i, &f) in t.feature.iter().enumerate() {
+                if f >= 0 {
+                    let mut x = base;
+                    x[f as usize] = t.threshold[i];
+                    rows.push(x);
+                    x[f as usize] = t.threshold[i].next_up();
+                    rows.push(x);
+                }
+            }
+        }
+        // Non-finite inputs take the same branches too.
+        rows.push([f64::NAN; N_EXT_FEATURES]);
+        rows.push([f64::INFINITY; N_EXT_FEATURES]);
+        rows
+    }
+
+    fn assert_flat_equals_walk(m: &BoostedTrees) {
+        let flat = FlatTrees::new(m).expect("flattens");
+        let bias = [0.25, -0.5, 0.0];
+        for x in probe_rows(m) {
+            assert_eq!(
+                flat.raw(&x).map(f64::to_bits),
+                m.raw(&x).map(f64::to_bits),
+                "{x:?}"
+            );
+            assert_eq!(
+                flat.probabilities(&x, &bias).map(f64::to_bits),
+                m.probabilities(&x, &bias).map(f64::to_bits)
+            );
+        }
+    }
+
+    #[test]
+    fn flat_trees_equal_the_node_walk() {
+        let m = BoostedTrees::builtin().expect("model");
+        assert_flat_equals_walk(m);
+        // Uneven depths: a lone leaf, a one-sided chain of depth 3, the shipped trees.
+        let mut m = m.clone();
+        m.trees.push(Tree {
+            class: 1,
+            feature: vec![-1],
+            threshold: vec![0.0],
+            left: vec![0],
+            right: vec![0],
+            value: vec![0.125],
+        });
+        m.trees.push(Tree {
+            class: 2,
+            feature: vec![0, -1, 5, -1, 7, -1, -1],
+            threshold: vec![0.5, 0.0, -0.25, 0.0, 1.5, 0.0, 0.0],
+            left: vec![1, 0, 3, 0, 5, 0, 0],
+            right: vec![2, 0, 4, 0, 6, 0, 0],
+            value: vec![0.0, 1.0, 0.0, 2.0, 0.0, 3.0, 4.0],
+        });
+        m.validate().expect("valid");
+        assert_flat_equals_walk(&m);
+        // Only lone leaves (depth 0 is padded to one level).
+        m.trees.retain(|t| t.feature.len() == 1);
+        assert_flat_equals_walk(&m);
     }
 
     #[test]
