@@ -731,14 +731,17 @@ pub(crate) fn compute_features_fast(
             if (0.1..=1.5).contains(&dy.abs()) && dy.abs() > dx.abs() && dy * py > 0.0 {
                 vdrift += 1.0;
             }
-            let cos = if pd > 0.0 && d > 0.0 {
-                (px * dx + py * dy) / (pd * d)
-            } else {
-                0.0
-            };
+            // The cheap tests first: the cosine (a division) only when they pass.
             let rightward = dx > 0.0 && dy.abs() < 0.5 * dx;
-            if cos > 0.707 && (2.0..=20.0).contains(&v) && !rightward {
-                coherent += 1.0;
+            if (2.0..=20.0).contains(&v) && !rightward {
+                let cos = if pd > 0.0 && d > 0.0 {
+                    (px * dx + py * dy) / (pd * d)
+                } else {
+                    0.0
+                };
+                if cos > 0.707 {
+                    coherent += 1.0;
+                }
             }
         }
         prev_step = Some((dx, dy, d));
@@ -897,13 +900,13 @@ pub(crate) fn compute_features_fast(
         f.long_fix_frac = long_ms / fix_ms;
     }
     if nd > 0 {
-        let [med, p90] = quantiles(&mut durs[..nd], [0.5, 0.9]);
+        let [med, p90] = quantiles(&durs[..nd], [0.5, 0.9]);
         f.fix_med_ms = med;
         f.fix_p90_ms = p90;
         f.short_fix_frac = short / nd as f64;
     }
     if na > 0 {
-        let [med, p90] = quantiles(&mut amps[..na], [0.5, 0.9]);
+        let [med, p90] = quantiles(&amps[..na], [0.5, 0.9]);
         f.amp_med = med;
         f.amp_p90 = p90;
     }
@@ -925,10 +928,24 @@ pub(crate) fn compute_features_fast(
 
 /// Nearest-rank quantiles of a non-empty slice (sorts it once): the same values as
 /// selecting each rank on its own.
-fn quantiles<const K: usize>(v: &mut [f64], q: [f64; K]) -> [f64; K] {
-    v.sort_unstable_by(f64::total_cmp);
-    let last = v.len() - 1;
-    q.map(|q| v[((last as f64 * q).round() as usize).min(last)])
+fn quantiles<const K: usize>(v: &[f64], q: [f64; K]) -> [f64; K] {
+    // Sorted as integers: `key` is monotone in `f64::total_cmp` order and invertible.
+    let key = |x: f64| {
+        let b = x.to_bits();
+        b ^ ((((b as i64) >> 63) as u64) >> 1) ^ (1 << 63)
+    };
+    let unkey = |k: u64| {
+        let b = k ^ (1 << 63);
+        f64::from_bits(b ^ ((((b as i64) >> 63) as u64) >> 1))
+    };
+    let mut keys = [0u64; 256];
+    let keys = &mut keys[..v.len().min(256)];
+    for (k, x) in keys.iter_mut().zip(v) {
+        *k = key(*x);
+    }
+    keys.sort_unstable();
+    let last = keys.len() - 1;
+    q.map(|q| unkey(keys[((last as f64 * q).round() as usize).min(last)]))
 }
 
 /// Number of entries in [`WindowFeatures::vector`].
@@ -1240,4 +1257,34 @@ pub(crate) fn scores_with(
     };
     let r = p[0].max(cfg.reading.probability(f));
     [r, (1.0 - r) * b, (1.0 - r) * w]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_by_integer_sort_equal_selection() {
+        let mut state = 0x1234_5678_9ABC_DEF1u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let special = [0.0, -0.0, 1.5, -1.5, f64::INFINITY, f64::NEG_INFINITY, 1e-300];
+        for n in 1..=256 {
+            let v: Vec<f64> = (0..n)
+                .map(|i| match next() % 4 {
+                    0 => special[i % special.len()],
+                    1 => (next() % 7) as f64,
+                    _ => (next() % 100_000) as f64 / 37.0 - 900.0,
+                })
+                .collect();
+            let got = quantiles(&v, [0.5, 0.9]);
+            let mut a = v.clone();
+            let want = [quantile(&mut a, 0.5), quantile(&mut a, 0.9)];
+            assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{v:?}");
+        }
+    }
 }

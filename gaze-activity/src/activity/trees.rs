@@ -193,6 +193,7 @@ impl BoostedTrees {
 /// Deepest tree [`FlatTrees`] pads to a complete binary tree (deeper models keep the
 /// node-walk of [`BoostedTrees::raw`]).
 const FLAT_MAX_DEPTH: usize = 8;
+const _: () = assert!(N_EXT_FEATURES <= 64);
 
 /// One padded split: go right when `!(x[feature] <= threshold)`.
 #[derive(Debug, Clone, Copy)]
@@ -215,7 +216,8 @@ pub(crate) struct FlatTrees {
     nodes: Vec<FlatNode>,
     /// `2^depth` leaves per tree.
     leaves: Vec<f64>,
-    class: Vec<u8>,
+    /// Trees are grouped by class: class `c` owns trees `class_start[c]..class_start[c + 1]`.
+    class_start: [usize; N_CLASSES + 1],
 }
 
 impl FlatTrees {
@@ -241,9 +243,13 @@ impl FlatTrees {
         };
         let mut nodes = vec![pad; n_split * m.trees.len()];
         let mut leaves = vec![0.0; n_leaf * m.trees.len()];
-        let mut class = Vec::with_capacity(m.trees.len());
-        for (k, t) in m.trees.iter().enumerate() {
-            class.push(t.class as u8);
+        let mut order: Vec<&Tree> = m.trees.iter().collect();
+        order.sort_by_key(|t| t.class); // stable: model order within a class
+        let mut class_start = [0usize; N_CLASSES + 1];
+        for c in 0..N_CLASSES {
+            class_start[c + 1] = class_start[c] + m.trees.iter().filter(|t| t.class == c).count();
+        }
+        for (k, t) in order.into_iter().enumerate() {
             let nodes = &mut nodes[k * n_split..(k + 1) * n_split];
             let leaves = &mut leaves[k * n_leaf..(k + 1) * n_leaf];
             // (original node, padded position, level)
@@ -272,26 +278,51 @@ impl FlatTrees {
             temperature: m.temperature,
             nodes,
             leaves,
-            class,
+            class_start,
         })
     }
 
     fn raw_depth<const D: usize>(&self, x: &[f64; N_EXT_FEATURES]) -> [f64; N_CLASSES] {
+        // Trees are stored class by class (each class's trees in model order, so each class
+        // sum adds the same leaves in the same order as the node walk) and walked LANES at a
+        // time, level by level, so that the independent walks overlap.
+        const LANES: usize = 8;
         let n_split = (1usize << D) - 1;
+        let n_leaf = 1usize << D;
+        // Padded to 64 entries so that `feature & 63` needs no bounds check (features are
+        // validated below N_EXT_FEATURES, so the mask changes nothing).
+        let mut xp = [0.0f64; 64];
+        xp[..N_EXT_FEATURES].copy_from_slice(x);
+        let x = &xp;
         let mut z = self.init;
-        for ((nodes, leaves), &c) in self
-            .nodes
-            .chunks_exact(n_split)
-            .zip(self.leaves.chunks_exact(1 << D))
-            .zip(&self.class)
-        {
-            let mut pos = 0usize;
-            for _ in 0..D {
-                let n = nodes[pos];
-                let right = !(x[n.feature as usize] <= n.threshold);
-                pos = 2 * pos + 1 + usize::from(right);
+        for (c, zc) in z.iter_mut().enumerate() {
+            let (start, end) = (self.class_start[c], self.class_start[c + 1]);
+            let full = end - (end - start) % LANES;
+            let mut sum = *zc;
+            for k0 in (start..full).step_by(LANES) {
+                let nodes = &self.nodes[k0 * n_split..(k0 + LANES) * n_split];
+                let mut pos = [0usize; LANES];
+                for _ in 0..D {
+                    for (j, p) in pos.iter_mut().enumerate() {
+                        let n = nodes[j * n_split + *p];
+                        *p = 2 * *p + 1 + usize::from(!(x[(n.feature & 63) as usize] <= n.threshold));
+                    }
+                }
+                let leaves = &self.leaves[k0 * n_leaf..(k0 + LANES) * n_leaf];
+                for (j, p) in pos.iter().enumerate() {
+                    sum += leaves[j * n_leaf + p - n_split];
+                }
             }
-            z[c as usize] += leaves[pos - n_split];
+            for k in full..end {
+                let nodes = &self.nodes[k * n_split..(k + 1) * n_split];
+                let mut pos = 0usize;
+                for _ in 0..D {
+                    let n = nodes[pos];
+                    pos = 2 * pos + 1 + usize::from(!(x[(n.feature & 63) as usize] <= n.threshold));
+                }
+                sum += self.leaves[k * n_leaf + pos - n_split];
+            }
+            *zc = sum;
         }
         z
     }
@@ -392,7 +423,7 @@ mod tests {
                     let mut x = base;
                     x[f as usize] = t.threshold[i];
                     rows.push(x);
-                    x[f as usize] = t.threshold[i].next_up();
+                    x[f as usize] = next_up(t.threshold[i]);
                     rows.push(x);
                 }
             }
@@ -401,6 +432,17 @@ mod tests {
         rows.push([f64::NAN; N_EXT_FEATURES]);
         rows.push([f64::INFINITY; N_EXT_FEATURES]);
         rows
+    }
+
+    /// The next larger finite float (`f64::next_up` needs Rust 1.86).
+    fn next_up(v: f64) -> f64 {
+        if v == 0.0 {
+            f64::from_bits(1)
+        } else if v > 0.0 {
+            f64::from_bits(v.to_bits() + 1)
+        } else {
+            f64::from_bits(v.to_bits() - 1)
+        }
     }
 
     fn assert_flat_equals_walk(m: &BoostedTrees) {
