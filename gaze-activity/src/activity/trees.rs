@@ -212,7 +212,7 @@ pub(crate) struct FlatTrees {
     depth: usize,
     init: [f64; N_CLASSES],
     temperature: f64,
-    /// `2^depth − 1` splits per tree.
+    /// `2^depth` slots per tree: `2^depth − 1` splits level by level, one unused.
     nodes: Vec<FlatNode>,
     /// `2^depth` leaves per tree.
     leaves: Vec<f64>,
@@ -241,7 +241,8 @@ impl FlatTrees {
             threshold: f64::INFINITY,
             feature: 0,
         };
-        let mut nodes = vec![pad; n_split * m.trees.len()];
+        // `n_leaf` node slots per tree: the splits and one unused slot.
+        let mut nodes = vec![pad; n_leaf * m.trees.len()];
         let mut leaves = vec![0.0; n_leaf * m.trees.len()];
         let mut order: Vec<&Tree> = m.trees.iter().collect();
         order.sort_by_key(|t| t.class); // stable: model order within a class
@@ -250,7 +251,7 @@ impl FlatTrees {
             class_start[c + 1] = class_start[c] + m.trees.iter().filter(|t| t.class == c).count();
         }
         for (k, t) in order.into_iter().enumerate() {
-            let nodes = &mut nodes[k * n_split..(k + 1) * n_split];
+            let nodes = &mut nodes[k * n_leaf..(k + 1) * n_leaf];
             let leaves = &mut leaves[k * n_leaf..(k + 1) * n_leaf];
             // (original node, padded position, level)
             let mut stack = vec![(0usize, 0usize, 0usize)];
@@ -282,45 +283,55 @@ impl FlatTrees {
         })
     }
 
-    fn raw_depth<const D: usize>(&self, x: &[f64; N_EXT_FEATURES]) -> [f64; N_CLASSES] {
+    /// Walks every tree of depth `D` (`N = 2^D` node slots and leaves per tree).
+    fn raw_depth<const D: usize, const N: usize>(
+        &self,
+        x: &[f64; N_EXT_FEATURES],
+    ) -> [f64; N_CLASSES] {
         // Trees are stored class by class (each class's trees in model order, so each class
         // sum adds the same leaves in the same order as the node walk) and walked LANES at a
-        // time, level by level, so that the independent walks overlap.
+        // time, level by level, so that the independent walks overlap. Positions stay below
+        // N, and features below 64, so the masks only spare the bounds checks.
         const LANES: usize = 8;
-        let n_split = (1usize << D) - 1;
-        let n_leaf = 1usize << D;
-        // Padded to 64 entries so that `feature & 63` needs no bounds check (features are
-        // validated below N_EXT_FEATURES, so the mask changes nothing).
+        debug_assert_eq!(N, 1 << D);
         let mut xp = [0.0f64; 64];
         xp[..N_EXT_FEATURES].copy_from_slice(x);
         let x = &xp;
+        let step = |t: &[FlatNode; N], p: usize| {
+            let n = t[p & (N - 1)];
+            2 * p + 1 + usize::from(!(x[(n.feature & 63) as usize] <= n.threshold))
+        };
+        let tree = |k: usize| -> (&[FlatNode; N], &[f64; N]) {
+            let range = k * N..(k + 1) * N;
+            (
+                self.nodes[range.clone()].try_into().expect("N nodes per tree"),
+                self.leaves[range].try_into().expect("N leaves per tree"),
+            )
+        };
         let mut z = self.init;
         for (c, zc) in z.iter_mut().enumerate() {
             let (start, end) = (self.class_start[c], self.class_start[c + 1]);
             let full = end - (end - start) % LANES;
             let mut sum = *zc;
             for k0 in (start..full).step_by(LANES) {
-                let nodes = &self.nodes[k0 * n_split..(k0 + LANES) * n_split];
+                let block: [_; LANES] = std::array::from_fn(|j| tree(k0 + j));
                 let mut pos = [0usize; LANES];
                 for _ in 0..D {
-                    for (j, p) in pos.iter_mut().enumerate() {
-                        let n = nodes[j * n_split + *p];
-                        *p = 2 * *p + 1 + usize::from(!(x[(n.feature & 63) as usize] <= n.threshold));
+                    for (p, (t, _)) in pos.iter_mut().zip(&block) {
+                        *p = step(t, *p);
                     }
                 }
-                let leaves = &self.leaves[k0 * n_leaf..(k0 + LANES) * n_leaf];
-                for (j, p) in pos.iter().enumerate() {
-                    sum += leaves[j * n_leaf + p - n_split];
+                for (p, (_, l)) in pos.iter().zip(&block) {
+                    sum += l[(p + 1) & (N - 1)];
                 }
             }
             for k in full..end {
-                let nodes = &self.nodes[k * n_split..(k + 1) * n_split];
-                let mut pos = 0usize;
+                let (t, l) = tree(k);
+                let mut p = 0usize;
                 for _ in 0..D {
-                    let n = nodes[pos];
-                    pos = 2 * pos + 1 + usize::from(!(x[(n.feature & 63) as usize] <= n.threshold));
+                    p = step(t, p);
                 }
-                sum += self.leaves[k * n_leaf + pos - n_split];
+                sum += l[(p + 1) & (N - 1)];
             }
             *zc = sum;
         }
@@ -330,14 +341,14 @@ impl FlatTrees {
     /// Raw class scores, equal to [`BoostedTrees::raw`] of the model this was built from.
     pub(crate) fn raw(&self, x: &[f64; N_EXT_FEATURES]) -> [f64; N_CLASSES] {
         match self.depth {
-            1 => self.raw_depth::<1>(x),
-            2 => self.raw_depth::<2>(x),
-            3 => self.raw_depth::<3>(x),
-            4 => self.raw_depth::<4>(x),
-            5 => self.raw_depth::<5>(x),
-            6 => self.raw_depth::<6>(x),
-            7 => self.raw_depth::<7>(x),
-            _ => self.raw_depth::<8>(x),
+            1 => self.raw_depth::<1, 2>(x),
+            2 => self.raw_depth::<2, 4>(x),
+            3 => self.raw_depth::<3, 8>(x),
+            4 => self.raw_depth::<4, 16>(x),
+            5 => self.raw_depth::<5, 32>(x),
+            6 => self.raw_depth::<6, 64>(x),
+            7 => self.raw_depth::<7, 128>(x),
+            _ => self.raw_depth::<8, 256>(x),
         }
     }
 
