@@ -8,14 +8,14 @@ use serde::{Deserialize, Serialize};
 use super::accounting::{Accountant, ActivityTotals, normalise};
 use super::config::{ActivityConfig, ActivityModel};
 use super::events::{EventDetector, EyeEvent, EyeMovement};
-#[cfg(test)]
-use super::features::{compute_features, scores};
 use super::features::{
     Bin, BinAux, FixRec, WindowFeatures, compute_features_fast, scores_with, sorted_insert,
     sorted_remove,
 };
-use super::trees::{FlatTrees, builtin_flat};
+#[cfg(test)]
+use super::features::{compute_features, scores};
 use super::sample::GazeSample;
+use super::trees::{FlatTrees, builtin_flat};
 use crate::session::{Activity, Attention, TimelineSegment};
 
 /// Largest accepted |timestamp| in ms (about 31,700 years): keeps every interval and total
@@ -852,10 +852,7 @@ mod tests {
                 (fx, fy)
             };
             let noise = if hz < 100.0 { 25.0 } else { 4.0 };
-            let (x, y) = (
-                x + noise * (r.next() - 0.5),
-                y + noise * (r.next() - 0.5),
-            );
+            let (x, y) = (x + noise * (r.next() - 0.5), y + noise * (r.next() - 0.5));
             let u = r.next();
             let s = if t % 4100.0 < 160.0 {
                 GazeSample::invalid(

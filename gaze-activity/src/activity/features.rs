@@ -1272,7 +1272,15 @@ mod tests {
             state ^= state << 17;
             state
         };
-        let special = [0.0, -0.0, 1.5, -1.5, f64::INFINITY, f64::NEG_INFINITY, 1e-300];
+        let special = [
+            0.0,
+            -0.0,
+            1.5,
+            -1.5,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1e-300,
+        ];
         for n in 1..=256 {
             let v: Vec<f64> = (0..n)
                 .map(|i| match next() % 4 {

@@ -231,7 +231,13 @@ impl FlatTrees {
             }
         }
         // At least one level, so that every tree has a split array (a lone leaf is padded).
-        let d = m.trees.iter().map(|t| depth(t, 0)).max().unwrap_or(0).max(1);
+        let d = m
+            .trees
+            .iter()
+            .map(|t| depth(t, 0))
+            .max()
+            .unwrap_or(0)
+            .max(1);
         if d > FLAT_MAX_DEPTH {
             return None;
         }
@@ -299,12 +305,16 @@ impl FlatTrees {
         let x = &xp;
         let step = |t: &[FlatNode; N], p: usize| {
             let n = t[p & (N - 1)];
-            2 * p + 1 + usize::from(!(x[(n.feature & 63) as usize] <= n.threshold))
+            // Left when `x <= threshold`, so NaN goes right, as in the node walk.
+            let left = x[(n.feature & 63) as usize] <= n.threshold;
+            2 * p + 1 + usize::from(!left)
         };
         let tree = |k: usize| -> (&[FlatNode; N], &[f64; N]) {
             let range = k * N..(k + 1) * N;
             (
-                self.nodes[range.clone()].try_into().expect("N nodes per tree"),
+                self.nodes[range.clone()]
+                    .try_into()
+                    .expect("N nodes per tree"),
                 self.leaves[range].try_into().expect("N leaves per tree"),
             )
         };
@@ -422,8 +432,8 @@ mod tests {
             let mut x = [0.0; N_EXT_FEATURES];
             x.copy_from_slice(&a.x);
             rows.push(x);
-            for j in 0..N_EXT_FEATURES {
-                x[j] = if j % 2 == 0 { a.x[j] } else { b.x[j] };
+            for (j, v) in x.iter_mut().enumerate() {
+                *v = if j % 2 == 0 { a.x[j] } else { b.x[j] };
             }
             rows.push(x);
         }
