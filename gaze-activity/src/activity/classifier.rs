@@ -540,11 +540,12 @@ impl ActivityClassifier {
             return compute_features(&self.bins, &self.fixes, &self.config, window_start);
         }
         self.sync_fast();
+        // Contiguous queues iterate as plain slices (a rotation only when the ring wrapped).
         compute_features_fast(
-            &self.bins,
-            &self.fast.aux,
+            self.bins.make_contiguous(),
+            self.fast.aux.make_contiguous(),
             &self.fast.speeds,
-            &self.fixes,
+            self.fixes.make_contiguous(),
             &self.config,
             window_start,
         )

@@ -1,5 +1,6 @@
 //! Sliding-window scan-path features and the activity scores computed from them.
 
+#[cfg(test)]
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
@@ -586,10 +587,10 @@ fn set_insert(table: &mut [i64], key: i64, shift: u32, mask: usize) -> bool {
 /// window kept sorted (`sorted_speeds`: the speeds of the steps into `bins[1..]`), so a score
 /// costs one light pass over the bins and one over the fixations, without allocation.
 pub(crate) fn compute_features_fast(
-    bins: &VecDeque<Bin>,
-    aux: &VecDeque<BinAux>,
+    bins: &[Bin],
+    aux: &[BinAux],
     sorted_speeds: &[f64],
-    fixes: &VecDeque<FixRec>,
+    fixes: &[FixRec],
     cfg: &ActivityConfig,
     window_start: f64,
 ) -> WindowFeatures {
@@ -611,7 +612,7 @@ pub(crate) fn compute_features_fast(
         mx /= nvalid;
         my /= nvalid;
         let (mut ssx, mut ssy) = (0.0, 0.0);
-        let i0 = bins.front().map_or(0, |b| b.index);
+        let i0 = bins.first().map_or(0, |b| b.index);
         let (mut st, mut stt, mut sxt, mut syt) = (0.0, 0.0, 0.0, 0.0);
         let mut prev_valid: Option<i64> = None;
         for b in bins.iter().filter(|b| b.valid) {
@@ -640,7 +641,7 @@ pub(crate) fn compute_features_fast(
             f.y_slope = syt / den * per_s;
         }
     }
-    if let (Some(first), Some(last)) = (bins.front(), bins.back()) {
+    if let (Some(first), Some(last)) = (bins.first(), bins.last()) {
         let span = (last.index - first.index + 1).max(1) as f64;
         f.invalid_frac = (1.0 - nvalid / span).clamp(0.0, 1.0);
         f.gap_rate = gaps / (span * bin_ms / 1000.0);
@@ -782,7 +783,7 @@ pub(crate) fn compute_features_fast(
             end_sweep(&mut run_left, &mut run_left_dy, &mut seg, b.x);
         }
     }
-    let last_x = bins.back().map_or(0.0, |b| b.x);
+    let last_x = bins.last().map_or(0.0, |b| b.x);
     end_sweep(&mut run_left, &mut run_left_dy, &mut seg, last_x);
     if small_pos + small_neg > 0.0 {
         f.progression = (small_pos - small_neg) / (small_pos + small_neg);
