@@ -15,7 +15,7 @@ use super::features::{
 #[cfg(test)]
 use super::features::{compute_features, scores};
 use super::sample::GazeSample;
-use super::trees::{FlatTrees, builtin_flat};
+use super::trees::{FlatTrees, TreeMemo, builtin_flat};
 use crate::session::{Activity, Attention, TimelineSegment};
 
 /// Largest accepted |timestamp| in ms (about 31,700 years): keeps every interval and total
@@ -86,6 +86,8 @@ struct FastPath {
     /// The model's trees flattened (`None` for the linear model).
     flat: Option<Arc<FlatTrees>>,
     flat_ready: bool,
+    /// The previous walk of `flat` (trees re-walked only where the features moved).
+    memo: TreeMemo,
     /// Test oracle: score with the straightforward reference computation instead.
     #[cfg(test)]
     reference: bool,
@@ -565,7 +567,8 @@ impl ActivityClassifier {
             };
             self.fast.flat_ready = true;
         }
-        scores_with(f, &self.config, lab, self.fast.flat.as_deref())
+        let flat = self.fast.flat.as_deref().map(|t| (t, &mut self.fast.memo));
+        scores_with(f, &self.config, lab, flat)
     }
 
     /// Recomputes the activity after bin `closed` was completed.

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use super::config::{ActivityConfig, ActivityModel};
-use super::trees::{BoostedTrees, FlatTrees};
+use super::trees::{BoostedTrees, FlatTrees, TreeMemo};
 
 /// One coarse time bin: mean gaze position (degrees) of the valid samples in it.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
@@ -1226,15 +1226,18 @@ pub(crate) fn scores(f: &WindowFeatures, cfg: &ActivityConfig, lab: bool) -> [f6
 }
 
 /// [`scores`] with the model's trees already flattened (`flat`, built from the model
-/// `cfg.model` names): the same probabilities, computed faster.
+/// `cfg.model` names, with the memo of its previous walk): the same probabilities, computed
+/// faster.
 pub(crate) fn scores_with(
     f: &WindowFeatures,
     cfg: &ActivityConfig,
     lab: bool,
-    flat: Option<&FlatTrees>,
+    flat: Option<(&FlatTrees, &mut TreeMemo)>,
 ) -> [f64; 3] {
-    if let (Some(flat), ActivityModel::Builtin | ActivityModel::Trees(_)) = (flat, &cfg.model) {
-        return flat.probabilities(&f.extended(), &cfg.class_bias);
+    if let (Some((flat, memo)), ActivityModel::Builtin | ActivityModel::Trees(_)) =
+        (flat, &cfg.model)
+    {
+        return flat.probabilities_memo(&f.extended(), &cfg.class_bias, memo);
     }
     let trees = match &cfg.model {
         ActivityModel::Builtin => BoostedTrees::builtin(),

@@ -204,7 +204,9 @@ struct FlatNode {
 
 /// A [`BoostedTrees`] model laid out for fast streaming inference: every tree padded to a
 /// complete binary tree of the model's depth (splits level by level, then the leaves), so a
-/// walk is `depth` branch-free steps over one contiguous array. Padding splits under an early
+/// walk is `depth` branch-free steps over one contiguous array, and the splits indexed by
+/// feature so that a stream of inputs re-walks only the trees a change reaches
+/// ([`FlatTrees::raw_memo`]). Padding splits under an early
 /// leaf send every input to copies of that leaf, so the result is exactly that of
 /// [`BoostedTrees::raw`] (same leaves, added in the same order, same comparisons).
 #[derive(Debug, Clone)]
@@ -218,6 +220,24 @@ pub(crate) struct FlatTrees {
     leaves: Vec<f64>,
     /// Trees are grouped by class: class `c` owns trees `class_start[c]..class_start[c + 1]`.
     class_start: [usize; N_CLASSES + 1],
+    /// Every split as (threshold, tree), grouped by feature (`feature_start`), ascending
+    /// thresholds within a feature: the trees whose walk may change when a feature moves.
+    splits: Vec<(f64, u32)>,
+    feature_start: [usize; N_EXT_FEATURES + 1],
+}
+
+/// The last input and per-tree leaves of a [`FlatTrees`] walk, kept by a streaming
+/// classifier so that the next score re-walks only the trees with a split between the old
+/// and the new value of a feature.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TreeMemo {
+    /// Input of the memoised walk (only finite inputs are memoised).
+    x: Option<[f64; N_EXT_FEATURES]>,
+    /// Leaf value per tree (in [`FlatTrees`] order).
+    leaf: Vec<f64>,
+    /// Trees queued for a re-walk, and the queue.
+    mark: Vec<bool>,
+    dirty: Vec<usize>,
 }
 
 impl FlatTrees {
@@ -279,6 +299,20 @@ impl FlatTrees {
                 }
             }
         }
+        // Padding splits (threshold +inf) never change direction for a non-NaN input.
+        let mut splits: Vec<(usize, f64, u32)> = Vec::new();
+        for (k, tree) in nodes.chunks_exact(n_leaf).enumerate() {
+            for n in &tree[..n_split] {
+                if n.threshold != f64::INFINITY {
+                    splits.push((n.feature as usize, n.threshold, k as u32));
+                }
+            }
+        }
+        splits.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        let mut feature_start = [0usize; N_EXT_FEATURES + 1];
+        for f in 0..N_EXT_FEATURES {
+            feature_start[f + 1] = feature_start[f] + splits.iter().filter(|s| s.0 == f).count();
+        }
         Some(FlatTrees {
             depth: d,
             init: m.init,
@@ -286,89 +320,108 @@ impl FlatTrees {
             nodes,
             leaves,
             class_start,
+            splits: splits.into_iter().map(|(_, t, k)| (t, k)).collect(),
+            feature_start,
         })
     }
 
-    /// Walks every tree of depth `D` (`N = 2^D` node slots and leaves per tree).
-    fn raw_depth<const D: usize, const N: usize>(
+    /// Leaf of tree `k` (`N = 2^depth`) for the padded input `x`.
+    fn leaf_one<const N: usize>(&self, k: usize, x: &[f64; 64]) -> f64 {
+        let t: &[FlatNode; N] = self.nodes[k * N..(k + 1) * N]
+            .try_into()
+            .expect("N nodes per tree");
+        let l: &[f64; N] = self.leaves[k * N..(k + 1) * N]
+            .try_into()
+            .expect("N leaves per tree");
+        let mut p = 0usize;
+        for _ in 0..N.trailing_zeros() {
+            let n = t[p & (N - 1)];
+            let left = x[(n.feature & 63) as usize] <= n.threshold;
+            p = 2 * p + 1 + usize::from(!left);
+        }
+        l[(p + 1) & (N - 1)]
+    }
+
+    fn leaf(&self, k: usize, x: &[f64; 64]) -> f64 {
+        match self.depth {
+            1 => self.leaf_one::<2>(k, x),
+            2 => self.leaf_one::<4>(k, x),
+            3 => self.leaf_one::<8>(k, x),
+            4 => self.leaf_one::<16>(k, x),
+            5 => self.leaf_one::<32>(k, x),
+            6 => self.leaf_one::<64>(k, x),
+            7 => self.leaf_one::<128>(k, x),
+            _ => self.leaf_one::<256>(k, x),
+        }
+    }
+
+    /// [`raw`](Self::raw) for a stream of inputs: `memo` holds the previous input and every
+    /// tree's leaf, and only the trees with a split threshold between a feature's old and new
+    /// value are walked again (a comparison `x <= t` changes only for such `t`). The class
+    /// sums are then added over all leaves in the same order, so the result is the same.
+    pub(crate) fn raw_memo(
         &self,
         x: &[f64; N_EXT_FEATURES],
+        memo: &mut TreeMemo,
     ) -> [f64; N_CLASSES] {
-        // Trees are stored class by class (each class's trees in model order, so each class
-        // sum adds the same leaves in the same order as the node walk) and walked LANES at a
-        // time, level by level, so that the independent walks overlap. Positions stay below
-        // N, and features below 64, so the masks only spare the bounds checks.
-        const LANES: usize = 8;
-        debug_assert_eq!(N, 1 << D);
+        let n = self.class_start[N_CLASSES];
         let mut xp = [0.0f64; 64];
         xp[..N_EXT_FEATURES].copy_from_slice(x);
-        let x = &xp;
-        let step = |t: &[FlatNode; N], p: usize| {
-            let n = t[p & (N - 1)];
-            // Left when `x <= threshold`, so NaN goes right, as in the node walk.
-            let left = x[(n.feature & 63) as usize] <= n.threshold;
-            2 * p + 1 + usize::from(!left)
-        };
-        let tree = |k: usize| -> (&[FlatNode; N], &[f64; N]) {
-            let range = k * N..(k + 1) * N;
-            (
-                self.nodes[range.clone()]
-                    .try_into()
-                    .expect("N nodes per tree"),
-                self.leaves[range].try_into().expect("N leaves per tree"),
-            )
-        };
-        let mut z = self.init;
-        for (c, zc) in z.iter_mut().enumerate() {
-            let (start, end) = (self.class_start[c], self.class_start[c + 1]);
-            let full = end - (end - start) % LANES;
-            let mut sum = *zc;
-            for k0 in (start..full).step_by(LANES) {
-                let block: [_; LANES] = std::array::from_fn(|j| tree(k0 + j));
-                let mut pos = [0usize; LANES];
-                for _ in 0..D {
-                    for (p, (t, _)) in pos.iter_mut().zip(&block) {
-                        *p = step(t, *p);
+        let finite = x.iter().all(|v| v.is_finite());
+        match memo.x {
+            Some(old) if finite && memo.leaf.len() == n && memo.mark.len() == n => {
+                for f in 0..N_EXT_FEATURES {
+                    let (a, b) = (old[f], x[f]);
+                    if a.to_bits() == b.to_bits() {
+                        continue;
+                    }
+                    let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+                    let s = &self.splits[self.feature_start[f]..self.feature_start[f + 1]];
+                    let first = s.partition_point(|e| e.0 < lo);
+                    for &(t, k) in &s[first..] {
+                        if t >= hi {
+                            break;
+                        }
+                        let k = k as usize;
+                        if !memo.mark[k] {
+                            memo.mark[k] = true;
+                            memo.dirty.push(k);
+                        }
                     }
                 }
-                for (p, (_, l)) in pos.iter().zip(&block) {
-                    sum += l[(p + 1) & (N - 1)];
+                for k in memo.dirty.drain(..) {
+                    memo.leaf[k] = self.leaf(k, &xp);
+                    memo.mark[k] = false;
                 }
             }
-            for k in full..end {
-                let (t, l) = tree(k);
-                let mut p = 0usize;
-                for _ in 0..D {
-                    p = step(t, p);
-                }
-                sum += l[(p + 1) & (N - 1)];
+            _ => {
+                memo.leaf.clear();
+                memo.leaf.extend((0..n).map(|k| self.leaf(k, &xp)));
+                memo.mark.clear();
+                memo.mark.resize(n, false);
+                memo.dirty.clear();
+            }
+        }
+        memo.x = finite.then_some(*x);
+        let mut z = self.init;
+        for (c, zc) in z.iter_mut().enumerate() {
+            let mut sum = *zc;
+            for v in &memo.leaf[self.class_start[c]..self.class_start[c + 1]] {
+                sum += v;
             }
             *zc = sum;
         }
         z
     }
 
-    /// Raw class scores, equal to [`BoostedTrees::raw`] of the model this was built from.
-    pub(crate) fn raw(&self, x: &[f64; N_EXT_FEATURES]) -> [f64; N_CLASSES] {
-        match self.depth {
-            1 => self.raw_depth::<1, 2>(x),
-            2 => self.raw_depth::<2, 4>(x),
-            3 => self.raw_depth::<3, 8>(x),
-            4 => self.raw_depth::<4, 16>(x),
-            5 => self.raw_depth::<5, 32>(x),
-            6 => self.raw_depth::<6, 64>(x),
-            7 => self.raw_depth::<7, 128>(x),
-            _ => self.raw_depth::<8, 256>(x),
-        }
-    }
-
-    /// Calibrated probabilities, equal to [`BoostedTrees::probabilities`].
-    pub(crate) fn probabilities(
+    /// [`probabilities`](Self::probabilities) through [`raw_memo`](Self::raw_memo).
+    pub(crate) fn probabilities_memo(
         &self,
         x: &[f64; N_EXT_FEATURES],
         bias: &[f64; N_CLASSES],
+        memo: &mut TreeMemo,
     ) -> [f64; N_CLASSES] {
-        calibrate(self.raw(x), self.temperature, bias)
+        calibrate(self.raw_memo(x, memo), self.temperature, bias)
     }
 }
 
@@ -469,14 +522,28 @@ mod tests {
     fn assert_flat_equals_walk(m: &BoostedTrees) {
         let flat = FlatTrees::new(m).expect("flattens");
         let bias = [0.25, -0.5, 0.0];
+        // The memoised walk over the probe rows as one stream (each row re-walks only the
+        // trees its changes reach), forwards and then backwards.
+        let rows = probe_rows(m);
+        let mut memo = TreeMemo::default();
+        for x in rows.iter().chain(rows.iter().rev()) {
+            assert_eq!(
+                flat.raw_memo(x, &mut memo).map(f64::to_bits),
+                m.raw(x).map(f64::to_bits),
+                "memo {x:?}"
+            );
+        }
+        // Each row on its own (a fresh memo: every tree walked).
         for x in probe_rows(m) {
             assert_eq!(
-                flat.raw(&x).map(f64::to_bits),
+                flat.raw_memo(&x, &mut TreeMemo::default())
+                    .map(f64::to_bits),
                 m.raw(&x).map(f64::to_bits),
                 "{x:?}"
             );
             assert_eq!(
-                flat.probabilities(&x, &bias).map(f64::to_bits),
+                flat.probabilities_memo(&x, &bias, &mut TreeMemo::default())
+                    .map(f64::to_bits),
                 m.probabilities(&x, &bias).map(f64::to_bits)
             );
         }
