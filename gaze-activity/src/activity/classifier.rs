@@ -9,8 +9,8 @@ use super::accounting::{Accountant, ActivityTotals, normalise};
 use super::config::{ActivityConfig, ActivityModel};
 use super::events::{EventDetector, EyeEvent, EyeMovement};
 use super::features::{
-    Bin, BinAux, FixRec, WindowFeatures, compute_features_fast, scores_with, sorted_insert,
-    sorted_remove,
+    Bin, BinAux, FixRec, StepChain, WindowFeatures, compute_features_fast, scores_with,
+    sorted_insert, sorted_remove,
 };
 #[cfg(test)]
 use super::features::{compute_features, scores};
@@ -83,6 +83,8 @@ struct FastPath {
     aux: VecDeque<BinAux>,
     /// Speeds of the steps into `bins[1..]`, ascending by `f64::total_cmp`.
     speeds: Vec<f64>,
+    /// The last bin step since the last invalid bin (for the next bin's step).
+    chain: StepChain,
     /// The model's trees flattened (`None` for the linear model).
     flat: Option<Arc<FlatTrees>>,
     flat_ready: bool,
@@ -491,7 +493,12 @@ impl ActivityClassifier {
                     valid: n > 0.0,
                 };
                 self.sync_fast();
-                let aux = BinAux::new(&bin, self.bins.back(), self.config.bin_ms);
+                let aux = BinAux::new(
+                    &bin,
+                    self.bins.back(),
+                    &mut self.fast.chain,
+                    self.config.bin_ms,
+                );
                 if !self.bins.is_empty()
                     && let Some(v) = aux.speed()
                 {
@@ -521,9 +528,10 @@ impl ActivityClassifier {
         let bin_ms = self.config.bin_ms;
         self.fast.aux.clear();
         self.fast.speeds.clear();
+        self.fast.chain = None;
         let mut prev: Option<&Bin> = None;
         for b in &self.bins {
-            let aux = BinAux::new(b, prev, bin_ms);
+            let aux = BinAux::new(b, prev, &mut self.fast.chain, bin_ms);
             if prev.is_some()
                 && let Some(v) = aux.speed()
             {

@@ -519,22 +519,118 @@ fn quantile(v: &mut [f64], q: f64) -> f64 {
 pub(crate) struct BinAux {
     key2: i64,
     key5: i64,
-    /// Step from the previous bin when both are valid and at most 2 bins apart:
-    /// (dx, dy, length, speed deg/s).
-    step: Option<(f64, f64, f64, f64)>,
+    /// Step from the previous bin when both are valid and at most 2 bins apart.
+    step: Option<StepAux>,
 }
 
+/// One bin-to-bin step and every per-step quantity of the window features (the branches of
+/// the reference computation taken once; counts as 0/1, sums with the values it adds).
+#[derive(Debug, Clone, Copy)]
+struct StepAux {
+    dx: f64,
+    dy: f64,
+    /// Speed (deg/s).
+    v: f64,
+    d: f64,
+    /// Length class: 0 for 0.5–2, 1 for 2–5, 2 for 5–10, 3 for ≥ 10 deg, 4 below 0.5.
+    size: u8,
+    /// Direction of steps longer than 1 deg: 0 right, 1 left, 2 up, 3 down; 4 none.
+    dir: u8,
+    still: f64,
+    jump: f64,
+    adx: f64,
+    ady: f64,
+    moved_h: f64,
+    right: f64,
+    small_pos: f64,
+    small_neg: f64,
+    /// Bin index of the previous step of the chain (no invalid bin in between) and the
+    /// vertical-drift and coherent-motion tests against it: they count when that step is
+    /// in the window too (after its first bin), as the reference's running previous step.
+    pred: Option<i64>,
+    vdrift: f64,
+    coherent: f64,
+}
+
+/// The last step since the last invalid bin (bin index, dx, dy, length): the predecessor of
+/// the next step.
+pub(crate) type StepChain = Option<(i64, f64, f64, f64)>;
+
 impl BinAux {
-    /// The quantities of `b`, whose predecessor in the bin queue is `prev`.
-    pub(crate) fn new(b: &Bin, prev: Option<&Bin>, bin_ms: f64) -> Self {
+    /// The quantities of `b`, whose predecessor in the bin queue is `prev`; `chain` is the
+    /// last step since the last invalid bin, updated for `b`.
+    pub(crate) fn new(b: &Bin, prev: Option<&Bin>, chain: &mut StepChain, bin_ms: f64) -> Self {
         let cell = |v: f64, size: f64| (v / size).floor().clamp(-1e6, 1e6) as i64;
+        if !b.valid {
+            *chain = None;
+        }
         let step = match prev {
             Some(p) if b.valid && p.valid && b.index - p.index <= 2 => {
                 let dt = (b.index - p.index) as f64 * bin_ms / 1000.0;
                 let dx = b.x - p.x;
                 let dy = b.y - p.y;
                 let d = (dx * dx + dy * dy).sqrt();
-                Some((dx, dy, d, d / dt))
+                let v = d / dt;
+                let size = if d >= 10.0 {
+                    3
+                } else if d >= 5.0 {
+                    2
+                } else if d >= 2.0 {
+                    1
+                } else if d >= 0.5 {
+                    0
+                } else {
+                    4
+                };
+                let dir = if d > 1.0 {
+                    if dx.abs() >= dy.abs() {
+                        if dx > 0.0 { 0 } else { 1 }
+                    } else if dy < 0.0 {
+                        2
+                    } else {
+                        3
+                    }
+                } else {
+                    4
+                };
+                let (mut vdrift, mut coherent) = (0.0, 0.0);
+                if let Some((_, px, py, pd)) = *chain {
+                    if (0.1..=1.5).contains(&dy.abs()) && dy.abs() > dx.abs() && dy * py > 0.0 {
+                        vdrift = 1.0;
+                    }
+                    let cos = if pd > 0.0 && d > 0.0 {
+                        (px * dx + py * dy) / (pd * d)
+                    } else {
+                        0.0
+                    };
+                    let rightward = dx > 0.0 && dy.abs() < 0.5 * dx;
+                    if cos > 0.707 && (2.0..=20.0).contains(&v) && !rightward {
+                        coherent = 1.0;
+                    }
+                }
+                let small = dx.abs() < 1.5;
+                let aux = StepAux {
+                    dx,
+                    dy,
+                    v,
+                    d,
+                    size,
+                    dir,
+                    still: f64::from(u8::from(v < 3.0)),
+                    jump: f64::from(u8::from(v > 40.0)),
+                    adx: dx.abs(),
+                    ady: dy.abs(),
+                    moved_h: f64::from(u8::from(dx.abs() > 0.15)),
+                    right: f64::from(u8::from(dx.abs() > 0.15 && dx > 0.0)),
+                    small_pos: if small && dx > 0.0 { dx } else { 0.0 },
+                    // `small_neg -= dx` in the reference: the same as adding −dx.
+                    small_neg: if small && !(dx > 0.0) { -dx } else { 0.0 },
+                    pred: chain.map(|c| c.0),
+                    vdrift,
+                    coherent,
+                };
+                *chain = Some((b.index, dx, dy, d));
+                Some(aux)
             }
             _ => None,
         };
@@ -547,7 +643,7 @@ impl BinAux {
 
     /// Bin-to-bin speed (deg/s) of the step into this bin, if it has one.
     pub(crate) fn speed(&self) -> Option<f64> {
-        self.step.map(|s| s.3)
+        self.step.map(|s| s.v)
     }
 }
 
@@ -660,15 +756,17 @@ pub(crate) fn compute_features_fast(
     let mut run_left_dy = 0.0f64;
     let (mut small_pos, mut small_neg) = (0.0, 0.0);
     let mut seg: Option<(f64, f64)> = None;
-    let mut prev_step: Option<(f64, f64, f64)> = None;
     let mut coherent = 0.0;
     let mut table = [i64::MIN; 1024];
     let (mut ncells, mut distinct) = (0usize, 0usize);
     let mut table5 = [i64::MIN; 512];
     let mut distinct5 = 0usize;
-    let (mut dir_r, mut dir_l, mut dir_u, mut dir_d) = (0.0, 0.0, 0.0, 0.0);
-    let (mut st_small, mut st_mid, mut st_large, mut st_huge) = (0.0, 0.0, 0.0, 0.0);
+    // Per direction (right, left, up, down, none) and length class (small, mid, large,
+    // huge, none): each sum gets the same terms in the same order as the reference's.
+    let mut dirs = [0.0f64; 5];
+    let mut sizes = [0.0f64; 5];
     let mut vdrift = 0.0;
+    let front = bins.first().map_or(i64::MIN, |b| b.index);
     let sweep_min = cfg.return_sweep_min_deg;
     let mut end_sweep =
         |run_left: &mut f64, run_left_dy: &mut f64, seg: &mut Option<(f64, f64)>, x_now: f64| {
@@ -686,7 +784,6 @@ pub(crate) fn compute_features_fast(
         };
     for (i, (b, a)) in bins.iter().zip(aux).enumerate() {
         if !b.valid {
-            prev_step = None;
             continue;
         }
         if ncells < 512 {
@@ -703,86 +800,43 @@ pub(crate) fn compute_features_fast(
             None => seg = Some((b.x, b.x)),
         }
         // The first bin of the window has no predecessor in it.
-        let Some((dx, dy, d, v)) = a.step.filter(|_| i > 0) else {
+        let Some(st) = a.step.filter(|_| i > 0) else {
             continue;
         };
-        if d >= 10.0 {
-            st_huge += 1.0;
-        } else if d >= 5.0 {
-            st_large += 1.0;
-        } else if d >= 2.0 {
-            st_mid += 1.0;
-        } else if d >= 0.5 {
-            st_small += 1.0;
+        sizes[usize::from(st.size)] += 1.0;
+        dirs[usize::from(st.dir)] += st.d;
+        // The previous step counts when it is in the window after its first bin.
+        if st.pred.is_some_and(|p| p > front) {
+            vdrift += st.vdrift;
+            coherent += st.coherent;
         }
-        if d > 1.0 {
-            if dx.abs() >= dy.abs() {
-                if dx > 0.0 {
-                    dir_r += d;
-                } else {
-                    dir_l += d;
-                }
-            } else if dy < 0.0 {
-                dir_u += d;
-            } else {
-                dir_d += d;
-            }
-        }
-        if let Some((px, py, pd)) = prev_step {
-            if (0.1..=1.5).contains(&dy.abs()) && dy.abs() > dx.abs() && dy * py > 0.0 {
-                vdrift += 1.0;
-            }
-            // The cheap tests first: the cosine (a division) only when they pass.
-            let rightward = dx > 0.0 && dy.abs() < 0.5 * dx;
-            if (2.0..=20.0).contains(&v) && !rightward {
-                let cos = if pd > 0.0 && d > 0.0 {
-                    (px * dx + py * dy) / (pd * d)
-                } else {
-                    0.0
-                };
-                if cos > 0.707 {
-                    coherent += 1.0;
-                }
-            }
-        }
-        prev_step = Some((dx, dy, d));
         if collect_speeds && ns < speeds.len() {
-            speeds[ns] = v;
+            speeds[ns] = st.v;
             ns += 1;
         }
         nsteps += 1.0;
-        if v < 3.0 {
-            still += 1.0;
-        }
-        if v > 40.0 {
-            jumps += 1.0;
-        }
-        ph += dx.abs();
-        pv += dy.abs();
-        if dx.abs() > 0.15 {
-            moved_h += 1.0;
-            if dx > 0.0 {
-                right += 1.0;
-            }
-        }
-        if dx.abs() < 1.5 {
-            if dx > 0.0 {
-                small_pos += dx;
-            } else {
-                small_neg -= dx;
-            }
-        }
+        still += st.still;
+        jumps += st.jump;
+        ph += st.adx;
+        pv += st.ady;
+        moved_h += st.moved_h;
+        right += st.right;
+        small_pos += st.small_pos;
+        small_neg += st.small_neg;
+        let dx = st.dx;
         if dx < 0.0 {
             left_path += -dx;
             if -dx > 1.5 {
                 left_jump += -dx;
             }
             run_left += -dx;
-            run_left_dy += dy;
+            run_left_dy += st.dy;
         } else {
             end_sweep(&mut run_left, &mut run_left_dy, &mut seg, b.x);
         }
     }
+    let [st_small, st_mid, st_large, st_huge, _] = sizes;
+    let [dir_r, dir_l, dir_u, dir_d, _] = dirs;
     let last_x = bins.last().map_or(0.0, |b| b.x);
     end_sweep(&mut run_left, &mut run_left_dy, &mut seg, last_x);
     if small_pos + small_neg > 0.0 {
