@@ -624,7 +624,11 @@ impl BinAux {
                     right: f64::from(u8::from(dx.abs() > 0.15 && dx > 0.0)),
                     small_pos: if small && dx > 0.0 { dx } else { 0.0 },
                     // `small_neg -= dx` in the reference: the same as adding −dx.
-                    small_neg: if small && !(dx > 0.0) { -dx } else { 0.0 },
+                    small_neg: if small && (dx <= 0.0 || dx.is_nan()) {
+                        -dx
+                    } else {
+                        0.0
+                    },
                     pred: chain.map(|c| c.0),
                     vdrift,
                     coherent,
@@ -800,7 +804,7 @@ pub(crate) fn compute_features_fast(
             None => seg = Some((b.x, b.x)),
         }
         // The first bin of the window has no predecessor in it.
-        let Some(st) = a.step.filter(|_| i > 0) else {
+        let Some(st) = a.step.as_ref().filter(|_| i > 0) else {
             continue;
         };
         sizes[usize::from(st.size)] += 1.0;
