@@ -56,8 +56,10 @@
 //!
 //! Everything is deterministic and allocation-free per sample in the steady state. The
 //! streaming path computes each bin's window-independent quantities (grid cells, the step
-//! from the previous bin) once when the bin closes, keeps the window's step speeds sorted
-//! for the median, and walks the trees flattened into padded complete trees; its labels,
+//! from the previous bin and its share of each feature) once when the bin closes, keeps the
+//! window's step speeds sorted for the median, and walks the trees flattened into padded
+//! complete trees, again only those with a threshold a feature crossed since the previous
+//! score; its labels,
 //! features and probabilities are bit-identical to recomputing everything from the window
 //! with the node-walk trees (checked by a unit test on the committed recordings and
 //! synthetic traces).
