@@ -58,11 +58,10 @@
 //! streaming path computes each bin's window-independent quantities (grid cells, the step
 //! from the previous bin and its share of each feature) once when the bin closes, keeps the
 //! window's step speeds sorted for the median, and walks the trees flattened into padded
-//! complete trees, again only those with a threshold a feature crossed since the previous
-//! score; its labels,
-//! features and probabilities are bit-identical to recomputing everything from the window
-//! with the node-walk trees (checked by a unit test on the committed recordings and
-//! synthetic traces).
+//! complete trees, re-walking only those with a threshold that a feature crossed since the
+//! previous score. Its labels, features and probabilities are bit-identical to recomputing
+//! everything from the window with the node-walk trees (checked by a unit test on the
+//! committed recordings and on synthetic traces).
 
 mod accounting;
 mod adapt;
