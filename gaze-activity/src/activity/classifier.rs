@@ -506,10 +506,10 @@ impl ActivityClassifier {
                 }
                 self.bins.push_back(bin);
                 if self.fast.aux.len() == self.fast.aux.capacity() {
-                    // Room for four windows: `make_contiguous` then rarely has to move the
-                    // queue.
+                    // Room for about two windows: `make_contiguous` then moves the queue
+                    // once per window at most.
                     let keep = (self.config.window_ms / self.config.bin_ms).ceil() as usize;
-                    self.fast.aux.reserve(keep.saturating_mul(4).min(1 << 16));
+                    self.fast.aux.reserve(keep.max(16));
                 }
                 self.fast.aux.push_back(aux);
                 self.bin_sum = (0.0, 0.0, 0.0);
