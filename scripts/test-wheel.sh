@@ -52,5 +52,23 @@ if [ "$rc" = 77 ]; then
   rc=$?
 fi
 t_tests=$((SECONDS - t0))
-echo "test-wheel: build+repair ${t_build}s, install+ldd ${t_install}s, pytest ${t_tests}s"
+
+# The build without the vision half (--no-default-features): the pixel-free API over
+# gaze-activity alone, no OpenCV compiled or linked. Installed into a scratch folder ahead of
+# the wheel above on sys.path; tests/test_no_vision.py checks it (GAZE_EXPECT_NO_VISION=1).
+t0=$SECONDS
+if [ "$rc" = 0 ]; then
+  nv=$(mktemp -d)
+  trap 'rm -rf "$nv"' EXIT
+  (cd bindings/python && ../../.venv/bin/maturin build -q --profile dev --no-default-features \
+    --features extension-module -o "$nv/wheel")
+  "$py" -m pip install -q --no-deps --target "$nv/site" "$nv"/wheel/gaze-*.whl
+  set +e
+  GAZE_EXPECT_NO_VISION=1 PYTHONPATH="$nv/site" "$py" -m pytest -q -p no:cacheprovider \
+    bindings/python/tests/test_no_vision.py
+  rc=$?
+  set -e
+fi
+t_novision=$((SECONDS - t0))
+echo "test-wheel: build+repair ${t_build}s, install+ldd ${t_install}s, pytest ${t_tests}s, no-vision build+tests ${t_novision}s"
 exit "$rc"

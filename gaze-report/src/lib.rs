@@ -8,7 +8,7 @@
 //!   timeline of activity and attention, the totals as bars, the gaze heatmap (over the
 //!   screen when calibrated, over the gaze-ratio plane otherwise) and the blink rate over
 //!   time. [`render_chart`] draws one of them alone.
-//! * [`Format::Csv`]: the layout is documented in [`csv`](crate::csv).
+//! * [`Format::Csv`]: the layout is documented in [`csv`].
 //! * [`Format::Pdf`]: an A4 document, page 1 the totals (real text) with the timeline and
 //!   totals charts, page 2 the heatmap and blink charts (embedded images).
 //!

@@ -8,7 +8,9 @@ cd "$(dirname "$0")/../../.."
 CARGO=${CARGO:-cargo}
 VIDEO=testdata/webcam/webcam_cap12_t18-28s_640x480_25fps.mp4
 target_dir=$($CARGO metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-lib_dir="$target_dir/debug"
+# The libraries `cargo test --workspace` builds (make test-rust) are in target/debug/deps;
+# `cargo build -p gaze-c` would resolve another feature set and compile OpenCV once more.
+lib_dir="$target_dir/debug/deps"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -27,7 +29,7 @@ check() { # name, command...
   fi
 }
 
-$CARGO build -q -p gaze-c
+$CARGO test -q --workspace --no-run
 ffmpeg -v error -i "$VIDEO" -vf 'select=eq(n\,50)' -frames:v 1 "$tmp/frame.ppm"
 ffmpeg -v error -i "$VIDEO" -vf 'select=eq(n\,50)' -frames:v 1 -pix_fmt gray "$tmp/frame.pgm"
 ffmpeg -v error -i "$VIDEO" -vf 'select=eq(n\,50)' -frames:v 1 -f rawvideo -pix_fmt bgr24 "$tmp/frame.bgr"

@@ -1,10 +1,10 @@
-//! The activity model: [`gaze_core::ActivityClassifier`] (streaming) and
-//! [`gaze_core::activity::classify_trace`] (batch, numpy arrays in).
+//! The activity model: [`gaze_activity::ActivityClassifier`] (streaming) and
+//! [`gaze_activity::activity::classify_trace`] (batch, numpy arrays in).
 
-use gaze_core::activity::{
+use gaze_activity::activity::{
     ActivityClassifier, ActivityConfig, GazeSample, ScreenGeometry, classify_trace,
 };
-use gaze_core::{AttentionEvidence, Session};
+use gaze_activity::{AttentionEvidence, Session};
 use numpy::{AllowTypeChange, PyArrayLike1, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -209,5 +209,5 @@ pub fn py_classify_trace<'py>(
         })
         .collect();
     let segments = py.detach(|| classify_trace(&samples, &cfg));
-    to_py(py, &segments).map_err(|e| core_err(gaze_core::GazeError::Activity(e.to_string())))
+    to_py(py, &segments).map_err(|e| core_err(gaze_activity::Error::Activity(e.to_string())))
 }

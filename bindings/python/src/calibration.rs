@@ -1,6 +1,6 @@
-//! [`gaze_core::Calibration`]: fit from samples, predict, JSON round trip.
+//! [`gaze_activity::Calibration`]: fit from samples, predict, JSON round trip.
 
-use gaze_core::{Calibration, CalibrationSample, GazeFeatures, Point};
+use gaze_activity::{Calibration, CalibrationSample, GazeFeatures, Point};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 

@@ -128,7 +128,7 @@ where
     let Some(kwargs) = kwargs else {
         return Ok(T::default());
     };
-    let defaults = serde_json::to_value(T::default()).map_err(gaze_core::GazeError::from)?;
+    let defaults = serde_json::to_value(T::default()).map_err(gaze_activity::Error::from)?;
     let Value::Object(mut merged) = defaults else {
         return Err(BindingError::value_error(format!(
             "{what}: configuration is not an object"

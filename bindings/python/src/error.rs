@@ -4,6 +4,7 @@
 //! `ValueError`; a wrong Python type becomes `TypeError`; model and OpenCV failures become
 //! `RuntimeError`.
 
+#[cfg(feature = "vision")]
 use gaze_core::GazeError;
 use pyo3::PyErr;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
@@ -12,9 +13,14 @@ use thiserror::Error;
 /// Errors raised by the binding layer.
 #[derive(Debug, Error)]
 pub enum BindingError {
-    /// An error reported by gaze-core.
+    /// An error reported by gaze-core (frames, models, OpenCV).
+    #[cfg(feature = "vision")]
     #[error(transparent)]
     Core(#[from] GazeError),
+    /// An error of the part that needs no pixels (sessions, activity, calibration, JSON),
+    /// reported by gaze-activity.
+    #[error(transparent)]
+    Activity(#[from] gaze_activity::Error),
     /// A value of the wrong Python type (e.g. a float array as a frame).
     #[error("{0}")]
     Type(String),
@@ -38,13 +44,21 @@ impl BindingError {
     }
 }
 
+/// A JSON failure maps like gaze-activity's `Json` error.
+impl From<serde_json::Error> for BindingError {
+    fn from(err: serde_json::Error) -> Self {
+        BindingError::Activity(err.into())
+    }
+}
+
 impl From<BindingError> for PyErr {
     fn from(err: BindingError) -> PyErr {
         let message = err.to_string();
         match err {
             BindingError::Type(_) => PyTypeError::new_err(message),
-            BindingError::Value(_) => PyValueError::new_err(message),
+            BindingError::Value(_) | BindingError::Activity(_) => PyValueError::new_err(message),
             BindingError::Poisoned => PyRuntimeError::new_err(message),
+            #[cfg(feature = "vision")]
             BindingError::Core(core) => match core {
                 GazeError::Model { .. } | GazeError::OpenCv(_) => PyRuntimeError::new_err(message),
                 _ => PyValueError::new_err(message),
@@ -53,15 +67,7 @@ impl From<BindingError> for PyErr {
     }
 }
 
-/// An error of the pure half (sessions, activity, calibration) maps like the same-named
-/// [`GazeError`] variant.
-impl From<gaze_core::ActivityError> for BindingError {
-    fn from(err: gaze_core::ActivityError) -> Self {
-        BindingError::Core(err.into())
-    }
-}
-
-/// Converts a gaze-core (or gaze-activity) error straight into a Python exception.
-pub fn core_err(err: impl Into<GazeError>) -> PyErr {
-    BindingError::Core(err.into()).into()
+/// Converts a gaze-core, gaze-activity or JSON error straight into a Python exception.
+pub fn core_err(err: impl Into<BindingError>) -> PyErr {
+    err.into().into()
 }

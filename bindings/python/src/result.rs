@@ -1,7 +1,7 @@
-//! [`gaze_core::FrameResult`] and its parts as read-only Python objects. Points come back
+//! [`gaze_activity::FrameResult`] and its parts as read-only Python objects. Points come back
 //! as `float32` numpy arrays (`(2,)` for one point, `(N, 2)` for several).
 
-use gaze_core::{
+use gaze_activity::{
     Blink, BlinkEvent, Eye, Face, FrameMessage, FrameResult, Gaze, GazeFeatures, HeadPose, Point,
 };
 use numpy::ndarray::Array2;

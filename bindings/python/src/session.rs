@@ -1,7 +1,7 @@
-//! [`gaze_core::Session`]: frame results in, the session report (the original API's field
+//! [`gaze_activity::Session`]: frame results in, the session report (the original API's field
 //! names) out.
 
-use gaze_core::Session;
+use gaze_activity::Session;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
