@@ -90,6 +90,7 @@ for count in $COUNTS; do
     for pid in "${INST_PIDS[@]}" "$LB_PID" "${REDIS_PIDS[@]}"; do before[$pid]=$(cpu_ticks "$pid"); done
     out=$("$LOAD" --url "127.0.0.1:$lb" --clients "$n" --fps "$FPS" --seconds "$SECS" 2>&1)
     echo "$out" | grep -E '^ *N \||^ *[0-9]+ \|' | { [ "$n" = "${levels[0]}" ] && cat || grep -v '^ *N |'; }
+    echo "$out" | grep -m3 -E 'client failed|client panicked|^Error' | sed 's/^/     /' || true
     processed=$(echo "$out" | awk -F'|' '/^ *[0-9]+ \|/ {gsub(/ /, "", $3); print $3}' | tail -1)
     inst=""; total=0
     for pid in "${INST_PIDS[@]}"; do

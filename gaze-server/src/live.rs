@@ -476,15 +476,15 @@ fn ensure_tracker(e: &mut Engine) -> AppResult<&mut Tracker> {
 }
 
 fn process_blocking(
-    engine: &Mutex<Engine>,
-    session_id: &str,
+    live: &LiveSession,
     input: FrameInput,
     limits: FrameLimits,
     checkpoint_every: Duration,
-    checkpoint_inflight: &AtomicBool,
     dropped: u64,
     socket: u64,
 ) -> AppResult<(TrackMessage, Option<Checkpoint>, bool)> {
+    let (engine, session_id) = (&live.engine, live.id.as_str());
+    let checkpoint_inflight = &live.checkpoint_inflight;
     let t0 = Instant::now();
     let owned;
     let bytes: &[u8] = match &input.payload {
@@ -609,16 +609,7 @@ pub async fn process_frame(
     let started = Instant::now();
     let out = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        process_blocking(
-            &live2.engine,
-            &live2.id,
-            input,
-            limits,
-            every,
-            &live2.checkpoint_inflight,
-            dropped,
-            socket,
-        )
+        process_blocking(&live2, input, limits, every, dropped, socket)
     })
     .await?;
     let (msg, checkpoint, provisional) = match out {
@@ -886,10 +877,8 @@ pub async fn hand_off(st: &SharedState, live: &Arc<LiveSession>) {
         }
         // A restore no client confirmed: its provisional frames are discarded, the next
         // instance resumes where this one did.
-        if let Some(p) = e.pending.take() {
-            if p.socket != 0 {
-                e.account = p.account;
-            }
+        if let Some(p) = e.pending.take().filter(|p| p.socket != 0) {
+            e.account = p.account;
         }
         e.closed = true;
         Some(cut_checkpoint(&mut e))
