@@ -198,8 +198,11 @@ impl Fleet {
         let instances: Vec<Instance> = (1..=3)
             .map(|i| Instance::spawn(&format!("g{i}"), &cluster.url()))
             .collect();
+        // Idle pooled connections are dropped before HAProxy's keep-alive timeout can close
+        // one under a request (a POST on such a connection fails with IncompleteMessage).
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
+            .pool_idle_timeout(Duration::from_secs(2))
             .build()
             .expect("http");
         for i in &instances {
