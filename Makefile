@@ -64,7 +64,7 @@ test-rust:
 
 ## Only the multi-instance tests (3-master Redis Cluster, three instances, HAProxy; also part of
 ## test-rust): kill -9 of an instance mid-session, fencing of a frozen owner, fleet-wide login
-## limit; prints the resume times, accounting lost and fencing figures (~40 s).
+## limit; prints the resume times, accounting lost and fencing figures (30–60 s).
 test-cluster:
 	$(OV_ENV) $(CARGO) test --workspace --test cluster -- --nocapture
 
