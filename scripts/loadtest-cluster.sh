@@ -2,16 +2,17 @@
 # gaze-loadtest through HAProxy against 1, 2 and 3 gaze-server instances (release) over one
 # 3-master Redis Cluster, in the same run (make loadtest-cluster; not part of make test).
 # For each instance count and client level it prints gaze-loadtest's row plus the CPU
-# seconds each instance, HAProxy and Redis used during that level, so the per-instance cost
-# can be compared with the frames processed.
+# seconds each instance, HAProxy and Redis used during that level and the instances' CPU-ms
+# per processed frame, and which inference engine each instance loaded (OpenVINO when
+# GAZE_OPENVINO_LIB points at the library, as `make loadtest-cluster` sets it; else OpenCV DNN).
 #
-# Environment: LOADTEST_CLIENTS (levels, default 5,10,15), LOADTEST_SECS (10),
+# Environment: LOADTEST_CLIENTS (levels, default 10,20,30), LOADTEST_SECS (10),
 #   LOADTEST_INSTANCES (1 2 3), LOADTEST_FPS (15), LOADTEST_PROFILE (release; debug uses
 #   the debug binaries: OpenCV is optimised either way, the Rust around it is not).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-LEVELS="${LOADTEST_CLIENTS:-5,10,15}"
+LEVELS="${LOADTEST_CLIENTS:-10,20,30}"
 SECS="${LOADTEST_SECS:-10}"
 COUNTS="${LOADTEST_INSTANCES:-1 2 3}"
 FPS="${LOADTEST_FPS:-15}"
@@ -27,6 +28,9 @@ cpu_ticks() { # utime + stime of a pid, in clock ticks
   awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 TICK=$(getconf CLK_TCK)
+engine() { # the inference engine a gaze-server process loaded (after its first frame)
+  if grep -q libopenvino_c "/proc/$1/maps" 2>/dev/null; then echo openvino; else echo opencv; fi
+}
 
 DIR="$(mktemp -d -t gaze-loadtest.XXXXXX)"
 REDIS_PIDS=()
@@ -58,7 +62,8 @@ redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >/de
 until redis-cli -p "${nodes[0]##*:}" cluster info | grep -q cluster_state:ok; do sleep 0.2; done
 store="redis+cluster://$(IFS=,; echo "${nodes[*]}")"
 
-echo "loadtest-cluster ($PROFILE): $(nproc) cores, levels $LEVELS clients at $FPS fps, $SECS s each; $(uptime)"
+echo "loadtest-cluster ($PROFILE): $(nproc) cores, levels $LEVELS clients at $FPS fps, $SECS s each;" \
+  "GAZE_OPENVINO_LIB=${GAZE_OPENVINO_LIB:-(unset)}; $(uptime)"
 for count in $COUNTS; do
   servers=""
   for i in $(seq 1 "$count"); do
@@ -85,6 +90,8 @@ for count in $COUNTS; do
     for pid in "${INST_PIDS[@]}" "$LB_PID" "${REDIS_PIDS[@]}"; do before[$pid]=$(cpu_ticks "$pid"); done
     out=$("$LOAD" --url "127.0.0.1:$lb" --clients "$n" --fps "$FPS" --seconds "$SECS" 2>&1)
     echo "$out" | grep -E '^ *N \||^ *[0-9]+ \|' | { [ "$n" = "${levels[0]}" ] && cat || grep -v '^ *N |'; }
+    echo "$out" | grep -m3 -E 'client failed|client panicked|^Error' | sed 's/^/     /' || true
+    processed=$(echo "$out" | awk -F'|' '/^ *[0-9]+ \|/ {gsub(/ /, "", $3); print $3}' | tail -1)
     inst=""; total=0
     for pid in "${INST_PIDS[@]}"; do
       d=$(( $(cpu_ticks "$pid") - before[$pid] )); total=$((total + d))
@@ -92,7 +99,9 @@ for count in $COUNTS; do
     done
     lbc=$(( $(cpu_ticks "$LB_PID") - before[$LB_PID] ))
     rc=0; for pid in "${REDIS_PIDS[@]}"; do rc=$((rc + $(cpu_ticks "$pid") - before[$pid])); done
+    engines=""; for pid in "${INST_PIDS[@]}"; do engines+="$(engine "$pid") "; done
     echo "     cpu s per instance: ${inst}(sum $(awk -v t="$total" -v k="$TICK" 'BEGIN{printf "%.1f", t/k}'))  haproxy $(awk -v t="$lbc" -v k="$TICK" 'BEGIN{printf "%.2f", t/k}')  redis $(awk -v t="$rc" -v k="$TICK" 'BEGIN{printf "%.2f", t/k}')  load $(cut -d' ' -f1 /proc/loadavg)"
+    echo "     instances: $(awk -v t="$total" -v k="$TICK" -v p="${processed:-0}" -v s="$SECS" 'BEGIN{ if (p > 0) printf "%.2f", 1000 * t / k / (p * s); else printf "?" }') cpu-ms per processed frame, $(awk -v t="$total" -v k="$TICK" -v s="$SECS" 'BEGIN{printf "%.2f", t / k / s}') cores busy; engine: ${engines% }"
     unset before
   done
   stop_fleet

@@ -186,6 +186,36 @@ struct Engine {
     lease_token: u64,
     /// Set when the session left this instance (handed over or fenced): no more frames.
     closed: bool,
+    /// Set while a restore from a checkpoint is not confirmed by a client (see
+    /// [`PendingResume`]).
+    pending: Option<PendingResume>,
+}
+
+/// Replies a track socket must have delivered after its `resumed` event before the restore
+/// counts as confirmed.
+const CONFIRMING_REPLIES: u32 = 2;
+
+/// A restore from a checkpoint that no client has confirmed yet.
+///
+/// Until a track socket that was sent the `resumed` event has delivered
+/// [`CONFIRMING_REPLIES`] frame replies, the frames accounted are provisional: no checkpoint
+/// is cut and their replies are held back from the live feed. When another socket attaches
+/// meanwhile (the client gave up on the first one, e.g. while the takeover waited for the
+/// dead holder's lease, and the reply to a frame it had sent went nowhere) or the session is
+/// handed over, the provisional frames are discarded and the accounting restarts from the
+/// checkpoint, so every client that attaches is told where the accounting resumed and its
+/// next reply is numbered right after it. Discarded frames are time lost, never counted twice.
+struct PendingResume {
+    /// Where the accounting resumed: sent to every socket that attaches meanwhile.
+    info: ResumeInfo,
+    /// The restored accounting (what a rollback returns to).
+    account: LiveAccount,
+    /// Attach number of the socket whose frames are accounted (0: none attached yet).
+    socket: u64,
+    /// Frame replies delivered on that socket.
+    replies: u32,
+    /// Its replies held back from the live feed, published on confirmation.
+    held: Vec<String>,
 }
 
 /// Where the accounting of a session resumed after it moved to this instance (or this
@@ -231,8 +261,6 @@ pub struct LiveSession {
     /// Set (with a reason) when the session left this instance: its sockets close with
     /// [`CLOSE_MOVED`] and the client reconnects (to any instance).
     moved_tx: watch::Sender<Option<&'static str>>,
-    /// Where the accounting resumed, for the first socket that attaches.
-    resume: Mutex<Option<ResumeInfo>>,
 }
 
 /// WebSocket close code sent when a session moved to another instance: reconnect.
@@ -294,6 +322,7 @@ impl LiveSession {
                 sent_segments,
                 lease_token,
                 closed: false,
+                pending: None,
             })),
             ended: AtomicBool::new(false),
             attached: AtomicU32::new(0),
@@ -305,7 +334,6 @@ impl LiveSession {
             publisher: OnceLock::new(),
             lease_token: AtomicU64::new(lease_token),
             moved_tx: watch::channel(None).0,
-            resume: Mutex::new(None),
         })
     }
 
@@ -324,9 +352,27 @@ impl LiveSession {
         self.moved_tx.borrow().is_some()
     }
 
-    /// Where the accounting resumed (given once, to the first socket that asks).
-    pub fn take_resume(&self) -> Option<ResumeInfo> {
-        lock(&self.resume).take()
+    /// Where the accounting resumed, for track socket number `socket` (from
+    /// [`LiveSession::attach`]) when this instance restored the session from a checkpoint and
+    /// no client has confirmed it yet: every socket attaching until then gets it, and frames
+    /// accounted provisionally for an earlier socket are discarded (see [`PendingResume`]).
+    pub fn resume_for(&self, socket: u64) -> Option<ResumeInfo> {
+        let mut guard = lock(&self.engine);
+        let e = &mut *guard;
+        let p = e.pending.as_mut()?;
+        if e.final_report.is_some() || e.closed {
+            return None;
+        }
+        if p.socket != 0 {
+            // An earlier socket's frames were provisional: discard them.
+            let discarded = e.account.frames().saturating_sub(p.account.frames());
+            e.account = p.account.clone();
+            tracing::info!(session = %self.id, socket, discarded, "a new socket attached before the restore was confirmed; resuming from the checkpoint again");
+        }
+        p.socket = socket;
+        p.replies = 0;
+        p.held.clear();
+        Some(p.info.clone())
     }
 
     /// Frames accounted so far.
@@ -344,10 +390,10 @@ impl LiveSession {
         self.end_tx.subscribe()
     }
 
-    /// Registers a tracking connection.
-    pub fn attach(&self) {
+    /// Registers a tracking connection; returns its attach number (1, 2, ...).
+    pub fn attach(&self) -> u64 {
         self.attached.fetch_add(1, Ordering::SeqCst);
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.generation.fetch_add(1, Ordering::SeqCst) + 1
     }
 
     /// Creates the tracker ahead of the first frame (loading the models takes a while), on
@@ -430,14 +476,15 @@ fn ensure_tracker(e: &mut Engine) -> AppResult<&mut Tracker> {
 }
 
 fn process_blocking(
-    engine: &Mutex<Engine>,
-    session_id: &str,
+    live: &LiveSession,
     input: FrameInput,
     limits: FrameLimits,
     checkpoint_every: Duration,
-    checkpoint_inflight: &AtomicBool,
     dropped: u64,
-) -> AppResult<(TrackMessage, Option<Checkpoint>)> {
+    socket: u64,
+) -> AppResult<(TrackMessage, Option<Checkpoint>, bool)> {
+    let (engine, session_id) = (&live.engine, live.id.as_str());
+    let checkpoint_inflight = &live.checkpoint_inflight;
     let t0 = Instant::now();
     let owned;
     let bytes: &[u8] = match &input.payload {
@@ -460,13 +507,25 @@ fn process_blocking(
             "the session moved to another server instance; reconnect".into(),
         ));
     }
+    // After a restore, only the latest socket's frames count until a client confirmed it.
+    let provisional = match &e.pending {
+        None => false,
+        Some(p) if p.socket == socket => true,
+        Some(_) => {
+            return Err(AppError::Conflict(
+                "a newer connection resumed this session; this one no longer counts".into(),
+            ));
+        }
+    };
     let tracker = ensure_tracker(e)?;
     let result = tracker.process(&frame)?;
     let status = e.account.push(&result);
     // While the previous checkpoint is still being written (the store is slow or down) no
     // new one is cut: its segments stay unsent and go with the next checkpoint once the
-    // pending one has landed.
-    let checkpoint = if e.last_checkpoint.elapsed() >= checkpoint_every
+    // pending one has landed. Provisional frames are never checkpointed (they may be
+    // discarded).
+    let checkpoint = if !provisional
+        && e.last_checkpoint.elapsed() >= checkpoint_every
         && !checkpoint_inflight.swap(true, Ordering::SeqCst)
     {
         Some(cut_checkpoint(e))
@@ -483,7 +542,7 @@ fn process_blocking(
         dropped,
         processing_ms: t0.elapsed().as_secs_f64() * 1000.0,
     };
-    Ok((msg, checkpoint))
+    Ok((msg, checkpoint, provisional))
 }
 
 /// Cuts the next checkpoint: running report, the timeline segments closed since the last
@@ -525,11 +584,14 @@ pub fn now_ms() -> f64 {
 ///
 /// The frame is taken from `slot` only once a worker is free, so under load the freshest
 /// frame is processed and the ones it replaced count as dropped. Returns `None` when the
-/// slot was empty.
+/// slot was empty. `socket` is the track socket's attach number ([`LiveSession::attach`]);
+/// after a restore, its replies reach the live feed once a client confirmed the restore
+/// (see [`confirm_reply`]).
 pub async fn process_frame(
     st: &SharedState,
     live: &Arc<LiveSession>,
     slot: &FrameSlot,
+    socket: u64,
 ) -> AppResult<Option<String>> {
     let permit = st
         .workers
@@ -547,18 +609,10 @@ pub async fn process_frame(
     let started = Instant::now();
     let out = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        process_blocking(
-            &live2.engine,
-            &live2.id,
-            input,
-            limits,
-            every,
-            &live2.checkpoint_inflight,
-            dropped,
-        )
+        process_blocking(&live2, input, limits, every, dropped, socket)
     })
     .await?;
-    let (msg, checkpoint) = match out {
+    let (msg, checkpoint, provisional) = match out {
         Ok(v) => v,
         Err(e) => {
             st.metrics.frames_rejected.fetch_add(1, Ordering::Relaxed);
@@ -574,8 +628,72 @@ pub async fn process_frame(
     st.metrics.frames_processed.fetch_add(1, Ordering::Relaxed);
     let text = serde_json::to_string(&msg)
         .map_err(|e| AppError::Internal(format!("cannot serialise reply: {e}")))?;
-    publish(st, live, text.clone());
+    if provisional {
+        hold(st, live, socket, text.clone());
+    } else {
+        publish(st, live, text.clone());
+    }
     Ok(Some(text))
+}
+
+/// Most provisional replies held back from the live feed per session.
+const HELD_MAX: usize = 16;
+
+/// Holds back a provisional reply of socket `socket` until the restore is confirmed
+/// (dropped when a newer socket discarded its frame meanwhile; published at once when no
+/// restore is pending any more, e.g. the session was finalised).
+fn hold(st: &SharedState, live: &Arc<LiveSession>, socket: u64, text: String) {
+    let mut e = lock(&live.engine);
+    match e.pending.as_mut() {
+        Some(p) if p.socket == socket => {
+            if p.held.len() >= HELD_MAX {
+                p.held.remove(0);
+            }
+            p.held.push(text);
+        }
+        Some(_) => {}
+        None => {
+            drop(e);
+            publish(st, live, text);
+        }
+    }
+}
+
+/// Called after a frame reply was delivered on track socket `socket`: the
+/// [`CONFIRMING_REPLIES`]th one after its `resumed` event confirms the restore. The live
+/// feed then gets the `resumed` event and the replies held back so far, and frames are
+/// checkpointed again.
+pub fn confirm_reply(st: &SharedState, live: &Arc<LiveSession>, socket: u64) {
+    let confirmed = {
+        let mut e = lock(&live.engine);
+        match e.pending.as_mut() {
+            Some(p) if p.socket == socket => {
+                p.replies += 1;
+                if p.replies >= CONFIRMING_REPLIES {
+                    e.pending.take()
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    };
+    let Some(p) = confirmed else {
+        return;
+    };
+    tracing::debug!(session = %live.id, seq = p.info.checkpoint_seq, "restore confirmed by the client");
+    publish(st, live, resumed_event(&live.id, &p.info));
+    for m in p.held {
+        publish(st, live, m);
+    }
+}
+
+/// The `{"event": "resumed", ...}` message of `info`.
+pub fn resumed_event(session_id: &str, info: &ResumeInfo) -> String {
+    let mut v = serde_json::to_value(info).unwrap_or_default();
+    v["event"] = "resumed".into();
+    v["session_id"] = session_id.into();
+    v.to_string()
 }
 
 /// Live-feed messages waiting per session before new ones are dropped (store slow or down).
@@ -757,6 +875,11 @@ pub async fn hand_off(st: &SharedState, live: &Arc<LiveSession>) {
         if e.final_report.is_some() {
             return None;
         }
+        // A restore no client confirmed: its provisional frames are discarded, the next
+        // instance resumes where this one did.
+        if let Some(p) = e.pending.take().filter(|p| p.socket != 0) {
+            e.account = p.account;
+        }
         e.closed = true;
         Some(cut_checkpoint(&mut e))
     })
@@ -869,6 +992,10 @@ pub async fn take_over(st: &SharedState, id: &str) -> AppResult<Arc<LiveSession>
     let started = Instant::now();
     let mut asked = false;
     let token = loop {
+        // The orphan sweep may have adopted the session here meanwhile.
+        if let Some(l) = st.live.get(id) {
+            return Ok(l);
+        }
         match st.store.acquire_lease(id, &st.instance_id, ttl).await {
             Ok(LeaseAcquire::Acquired { token, .. }) => break token,
             Ok(LeaseAcquire::Held { holder, .. }) => {
@@ -931,6 +1058,13 @@ async fn restore(st: &SharedState, id: &str, token: u64) -> AppResult<Arc<LiveSe
         totals: crate::accounting::LiveTotals::from_report(&report),
         instance: st.instance_id.clone(),
     };
+    let pending = PendingResume {
+        info,
+        account: account.clone(),
+        socket: 0,
+        replies: 0,
+        held: Vec::new(),
+    };
     let live = LiveSession::leased(
         id,
         &rec.owner,
@@ -939,7 +1073,7 @@ async fn restore(st: &SharedState, id: &str, token: u64) -> AppResult<Arc<LiveSe
         rec.checkpoint_seq,
         token,
     );
-    *lock(&live.resume) = Some(info);
+    lock(&live.engine).pending = Some(pending);
     live.prepare();
     st.live.insert(live.clone());
     Ok(live)
@@ -970,11 +1104,17 @@ pub async fn adopt_orphans(st: &SharedState) {
             }
         };
         for rec in page.items {
-            if st.live.get(&rec.id).is_some() {
-                continue;
-            }
             let last = rec.last_checkpoint_ms.unwrap_or(rec.started_at_ms);
             if (now_ms() as i64) - last < quiet_ms {
+                continue;
+            }
+            // Not while a track socket takes the session over here (it would get the lease
+            // a second time, with a newer token, and fence this adoption).
+            let takeover = st.takeovers.lock_for(&rec.id);
+            let Ok(_takeover) = takeover.try_lock() else {
+                continue;
+            };
+            if st.live.get(&rec.id).is_some() {
                 continue;
             }
             let token = match st.store.acquire_lease(&rec.id, &st.instance_id, ttl).await {
@@ -1038,7 +1178,7 @@ pub async fn end_elsewhere(st: &SharedState, id: &str) -> AppResult<SessionRepor
         match st.store.acquire_lease(id, &st.instance_id, ttl).await? {
             LeaseAcquire::Acquired { token, .. } => {
                 let live = restore(st, id, token).await?;
-                lock(&live.resume).take();
+                lock(&live.engine).pending = None;
                 return finalize(st, &live, "ended by request").await;
             }
             LeaseAcquire::Held { .. } => {
@@ -1146,6 +1286,7 @@ async fn finalize_once(
         if let Some(r) = &e.final_report {
             return r.clone();
         }
+        e.pending = None;
         let r = e.account.finish();
         e.final_report = Some(r.clone());
         e.tracker = None;

@@ -62,7 +62,7 @@ struct TextMessage {
 /// Streams frames in and gaze, activity, attention and running totals out.
 #[utoipa::path(get, path = "/ws/session/{session_id}/track", tag = "live",
     params(("session_id" = String, Path, description = "Session id"), WsQuery),
-    responses((status = 101, description = "WebSocket. In: binary JPEG/PNG frames or `{\"image\": \"data:image/jpeg;base64,...\", \"timestamp\": ms}`; `{\"type\": \"end\"}` ends the session. Out per frame: `{gaze, face, direction, blink, head_pose, screen, confidence, activity, attention, totals, ...}`; `{\"error\"}` for a bad message (the socket stays open); `{\"event\": \"ended\", \"report\"}` at the end."),
+    responses((status = 101, description = "WebSocket. In: binary JPEG/PNG frames or `{\"image\": \"data:image/jpeg;base64,...\", \"timestamp\": ms}`; `{\"type\": \"end\"}` ends the session. Out per frame: `{gaze, face, direction, blink, head_pose, screen, confidence, activity, attention, totals, ...}`; `{\"error\"}` for a bad message (the socket stays open); `{\"event\": \"resumed\", ...}` first when the session was restored from a checkpoint here (until a client confirmed it); `{\"event\": \"ended\", \"report\"}` at the end."),
         (status = 400, description = "Not a WebSocket upgrade request", body = crate::error::ErrorBody)))]
 pub async fn track(
     ws: WebSocketUpgrade,
@@ -83,7 +83,7 @@ pub async fn track(
 /// Live feed of a session for a viewer (owner or admin).
 #[utoipa::path(get, path = "/ws/session/{session_id}/watch", tag = "live",
     params(("session_id" = String, Path, description = "Session id"), WsQuery),
-    responses((status = 101, description = "WebSocket. Out: every track reply of the session, then `{\"event\": \"ended\", \"report\"}`."),
+    responses((status = 101, description = "WebSocket. Out: every track reply of the session (`{\"event\": \"resumed\", ...}` first when it resumed from a checkpoint on another instance), then `{\"event\": \"ended\", \"report\"}`."),
         (status = 400, description = "Not a WebSocket upgrade request", body = crate::error::ErrorBody)))]
 pub async fn watch(
     ws: WebSocketUpgrade,
@@ -180,11 +180,16 @@ fn is_capacity_error(e: axum::Error) -> bool {
 
 type Inflight = JoinHandle<AppResult<Option<String>>>;
 
-fn spawn_frame(st: &SharedState, live: &Arc<LiveSession>, slot: &Arc<FrameSlot>) -> Inflight {
+fn spawn_frame(
+    st: &SharedState,
+    live: &Arc<LiveSession>,
+    slot: &Arc<FrameSlot>,
+    socket: u64,
+) -> Inflight {
     let st = st.clone();
     let live = live.clone();
     let slot = slot.clone();
-    tokio::spawn(async move { live::process_frame(&st, &live, &slot).await })
+    tokio::spawn(async move { live::process_frame(&st, &live, &slot, socket).await })
 }
 
 /// What one incoming track-socket message asks for (see [`parse_message`]).
@@ -313,21 +318,20 @@ async fn track_socket(st: SharedState, mut socket: WebSocket, id: String, token:
         }
     };
     st.metrics.track_sockets.fetch_add(1, Ordering::Relaxed);
-    live.attach();
+    let attach = live.attach();
     tracing::debug!(session = %id, "track socket open");
-    if let Some(info) = live.take_resume() {
-        let mut v = serde_json::to_value(&info).unwrap_or_default();
-        v["event"] = "resumed".into();
-        v["session_id"] = id.clone().into();
-        let _ = send_json(&mut socket, v.to_string()).await;
+    // Every socket that attaches to a session restored here from a checkpoint learns where
+    // the accounting resumed, until a client confirmed the restore (see live::PendingResume).
+    if let Some(info) = live.resume_for(attach) {
+        let _ = send_json(&mut socket, live::resumed_event(&id, &info)).await;
     }
-    run_track(&st, &mut socket, &live).await;
+    run_track(&st, &mut socket, &live, attach).await;
     st.metrics.track_sockets.fetch_sub(1, Ordering::Relaxed);
     live::detach(&st, &live);
     tracing::debug!(session = %id, "track socket closed");
 }
 
-async fn run_track(st: &SharedState, socket: &mut WebSocket, live: &Arc<LiveSession>) {
+async fn run_track(st: &SharedState, socket: &mut WebSocket, live: &Arc<LiveSession>, attach: u64) {
     let mut ended = live.subscribe_end();
     let mut moved = live.subscribe_moved();
     if live.has_moved() {
@@ -363,7 +367,7 @@ async fn run_track(st: &SharedState, socket: &mut WebSocket, live: &Arc<LiveSess
                             st.metrics.frames_dropped.fetch_add(1, Ordering::Relaxed);
                         }
                         if inflight.is_none() {
-                            inflight = Some(spawn_frame(st, live, &slot));
+                            inflight = Some(spawn_frame(st, live, &slot, attach));
                         }
                     }
                     Incoming::Reply(r) => {
@@ -386,16 +390,19 @@ async fn run_track(st: &SharedState, socket: &mut WebSocket, live: &Arc<LiveSess
                 }
             } => {
                 inflight = None;
-                let text = match res {
-                    Ok(Ok(t)) => t,
-                    Ok(Err(e)) => Some(e.to_json()),
-                    Err(e) => Some(AppError::from(e).to_json()),
+                let (text, is_reply) = match res {
+                    Ok(Ok(t)) => (t, true),
+                    Ok(Err(e)) => (Some(e.to_json()), false),
+                    Err(e) => (Some(AppError::from(e).to_json()), false),
                 };
                 if let Some(text) = text {
                     if !send_json(socket, text).await { break; }
+                    if is_reply {
+                        live::confirm_reply(st, live, attach);
+                    }
                 }
                 if !slot.is_empty() {
-                    inflight = Some(spawn_frame(st, live, &slot));
+                    inflight = Some(spawn_frame(st, live, &slot, attach));
                 }
             }
             changed = ended.changed() => {
