@@ -19,7 +19,9 @@ const STEP_MS: f64 = 1000.0 / 15.0;
 /// Streams the clip's frames `rounds` times as JSON messages with client timestamps (15 fps
 /// from `t0`), so the session's clock does not depend on how fast this machine tracks.
 async fn stream_timed(app: &TestApp, token: &str, id: &str, t0: f64, rounds: usize) {
-    let mut ws = app.ws(&format!("/ws/session/{id}/track"), Some(token)).await;
+    let mut ws = app
+        .ws(&format!("/ws/session/{id}/track"), Some(token))
+        .await;
     let urls: Vec<String> = frames()
         .iter()
         .map(|f| {
@@ -79,7 +81,9 @@ async fn relabelling_adapts_the_next_session() {
     // Still live: 409 (a live session has no stored trace yet).
     let path_a = format!("/session/{a}/labels");
     let body = json!({"start_s": 0.0, "end_s": 2.0, "label": "reading"});
-    let (s, v) = app.call("POST", &path_a, Some(&alice), Some(body.clone())).await;
+    let (s, v) = app
+        .call("POST", &path_a, Some(&alice), Some(body.clone()))
+        .await;
     assert_eq!(s, StatusCode::CONFLICT, "live session: {v}");
 
     let report_a = end(&app, &alice, &a).await;
@@ -94,7 +98,10 @@ async fn relabelling_adapts_the_next_session() {
         .expect("get trace")
         .expect("trace stored at the end");
     assert_eq!(trace.samples.len(), 2 * frames().len());
-    assert_eq!(trace.samples[0].t_ms, report_a["started_at"].as_f64().unwrap());
+    assert_eq!(
+        trace.samples[0].t_ms,
+        report_a["started_at"].as_f64().unwrap()
+    );
 
     // The class the unadapted model gave least time to: the user says it all was that.
     let times: Vec<f64> = CLASSES.iter().map(|c| class_time(&report_a, c)).collect();
@@ -113,7 +120,10 @@ async fn relabelling_adapts_the_next_session() {
     assert_eq!(s, StatusCode::CREATED, "{change}");
     assert_eq!(change["label"]["label"], class);
     assert_eq!(change["label"]["session_id"], a.as_str());
-    let label_id = change["label"]["id"].as_str().expect("label id").to_string();
+    let label_id = change["label"]["id"]
+        .as_str()
+        .expect("label id")
+        .to_string();
     let bias: Vec<f64> = change["adaptation"]["class_bias"]
         .as_array()
         .unwrap_or_else(|| panic!("adaptation fitted: {change}"))
@@ -139,7 +149,10 @@ async fn relabelling_adapts_the_next_session() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(per_session["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(per_session["items"][0]["id"], label_id.as_str());
-    assert_eq!(per_session["adaptation"]["class_bias"], stored["class_bias"]);
+    assert_eq!(
+        per_session["adaptation"]["class_bias"],
+        stored["class_bias"]
+    );
     let (s, mine) = app.call("GET", "/labels", Some(&alice), None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(mine["items"].as_array().map(Vec::len), Some(1));
@@ -185,7 +198,10 @@ async fn relabelling_adapts_the_next_session() {
         .call("DELETE", &format!("/labels/{label_id}"), Some(&alice), None)
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    assert_eq!(app.store.get_adaptation_json(&uid).await.expect("get"), None);
+    assert_eq!(
+        app.store.get_adaptation_json(&uid).await.expect("get"),
+        None
+    );
     let (s, started) = app.call("POST", "/session/start", Some(&alice), None).await;
     assert_eq!(s, StatusCode::CREATED);
     assert_eq!(started["adapted"], false, "{started}");
@@ -259,7 +275,12 @@ async fn label_errors() {
             .await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{ghost}: {v}");
         let (s, _) = app
-            .call("GET", &format!("/session/{ghost}/labels"), Some(&alice), None)
+            .call(
+                "GET",
+                &format!("/session/{ghost}/labels"),
+                Some(&alice),
+                None,
+            )
             .await;
         assert_eq!(s, StatusCode::NOT_FOUND);
     }

@@ -251,7 +251,11 @@ mod tests {
             samples: Vec::new(),
         };
         for i in 0..100 {
-            let mut s = GazeSample::new(1_700_000_000_000.0 + i as f64 * 33.3, 10.5 * i as f64, 400.25);
+            let mut s = GazeSample::new(
+                1_700_000_000_000.0 + i as f64 * 33.3,
+                10.5 * i as f64,
+                400.25,
+            );
             if i % 10 == 0 {
                 s = GazeSample::invalid(s.t_ms, AttentionEvidence::default());
             }
@@ -259,11 +263,18 @@ mod tests {
             t.samples.push(s);
         }
         let b = t.encode().unwrap();
-        assert_eq!(b.len(), 4 + 4 + serde_json::to_vec(&t.geometry).unwrap().len() + 4 + 100 * 17);
+        assert_eq!(
+            b.len(),
+            4 + 4 + serde_json::to_vec(&t.geometry).unwrap().len() + 4 + 100 * 17
+        );
         assert_eq!(SessionTrace::decode(&b).unwrap(), t);
         assert!(SessionTrace::decode(&b[..b.len() - 1]).is_err());
         assert!(SessionTrace::decode(b"nope").is_err());
-        assert_eq!(t.between(1_700_000_000_000.0 + 33.0, 1_700_000_000_000.0 + 100.0).len(), 2);
+        assert_eq!(
+            t.between(1_700_000_000_000.0 + 33.0, 1_700_000_000_000.0 + 100.0)
+                .len(),
+            2
+        );
         t.samples.swap(1, 2);
         assert!(t.encode().is_err());
     }

@@ -585,7 +585,13 @@ impl Store for MemoryStore {
 
     async fn list_labels(&self, user_id: &str) -> Result<Vec<Label>> {
         validate::user_id(user_id)?;
-        let mut v: Vec<Label> = self.lock().user(user_id)?.labels.values().cloned().collect();
+        let mut v: Vec<Label> = self
+            .lock()
+            .user(user_id)?
+            .labels
+            .values()
+            .cloned()
+            .collect();
         crate::labels::sort_labels(&mut v);
         Ok(v)
     }

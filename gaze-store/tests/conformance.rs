@@ -85,7 +85,9 @@ async fn redis_delete_user_leaves_no_adaptation_keys() {
     let (server, s, _s2) = redis().await;
     let u = common::new_user(&s, "keys").await;
     let sess = common::new_session(&s, &u.id, 1).await;
-    s.set_trace(&sess.id, &common::trace(0.0, 20)).await.unwrap();
+    s.set_trace(&sess.id, &common::trace(0.0, 20))
+        .await
+        .unwrap();
     s.add_label(
         &u.id,
         common::label(&sess.id, 0.0, 0.5, gaze_activity::Activity::Reading),

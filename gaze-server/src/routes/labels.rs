@@ -177,7 +177,8 @@ async fn refit(st: &SharedState, user_id: &str) -> AppResult<(Option<Adaptation>
                     let t0 = origin_ms(rec.report.as_ref().map(|r| r.started_at), &trace);
                     Some((trace, t0))
                 }
-                (Err(e @ StoreError::Unavailable(_)), _) | (_, Err(e @ StoreError::Unavailable(_))) => {
+                (Err(e @ StoreError::Unavailable(_)), _)
+                | (_, Err(e @ StoreError::Unavailable(_))) => {
                     return Err(e.into());
                 }
                 _ => None,
@@ -205,8 +206,9 @@ async fn refit(st: &SharedState, user_id: &str) -> AppResult<(Option<Adaptation>
         return Ok((None, Some("no labels".into())));
     }
     let n = spans.len();
-    let fitted = tokio::task::spawn_blocking(move || ActivityConfig::default().adapt_to_labels(&spans))
-        .await?;
+    let fitted =
+        tokio::task::spawn_blocking(move || ActivityConfig::default().adapt_to_labels(&spans))
+            .await?;
     match fitted {
         Ok(cfg) => {
             let a = Adaptation {

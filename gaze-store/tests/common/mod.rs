@@ -757,7 +757,10 @@ pub async fn delete_user(s: &S) {
     assert!(is_not_found(s.get_adaptation_json(&u.id).await));
     assert_eq!(s.list_labels(&keep.id).await.unwrap(), vec![kept_label]);
     assert_eq!(
-        s.get_trace(&kept.id).await.unwrap().map(|t| t.samples.len()),
+        s.get_trace(&kept.id)
+            .await
+            .unwrap()
+            .map(|t| t.samples.len()),
         Some(10)
     );
 
@@ -870,7 +873,10 @@ pub async fn labels(s: &S) {
     let full = trace(0.0, MAX_TRACE_SAMPLES);
     s.set_trace(&theirs.id, &full).await.unwrap();
     assert_eq!(
-        s.get_trace(&theirs.id).await.unwrap().map(|t| t.samples.len()),
+        s.get_trace(&theirs.id)
+            .await
+            .unwrap()
+            .map(|t| t.samples.len()),
         Some(MAX_TRACE_SAMPLES)
     );
 
@@ -882,8 +888,20 @@ pub async fn labels(s: &S) {
         .unwrap();
     assert_eq!(a.id.len(), 16);
     assert_eq!(
-        (a.user_id.as_str(), a.session_id.as_str(), a.start_s, a.end_s, a.activity),
-        (u.id.as_str(), sess.id.as_str(), 1.5, 20.0, Activity::Reading)
+        (
+            a.user_id.as_str(),
+            a.session_id.as_str(),
+            a.start_s,
+            a.end_s,
+            a.activity
+        ),
+        (
+            u.id.as_str(),
+            sess.id.as_str(),
+            1.5,
+            20.0,
+            Activity::Reading
+        )
     );
     assert!(a.created_at_ms > 1_600_000_000_000);
     let b = s
@@ -937,11 +955,15 @@ pub async fn labels(s: &S) {
     // adaptation: set, replace, clear, limits
     assert_eq!(s.get_adaptation_json(&u.id).await.unwrap(), None);
     let ad = serde_json::json!({ "class_bias": [0.5, -0.25, -0.25], "labels": 1 });
-    s.set_adaptation_json(&u.id, Some(ad.clone())).await.unwrap();
+    s.set_adaptation_json(&u.id, Some(ad.clone()))
+        .await
+        .unwrap();
     assert_eq!(s.get_adaptation_json(&u.id).await.unwrap(), Some(ad));
     assert_eq!(s.get_adaptation_json(&other.id).await.unwrap(), None);
     let ad2 = serde_json::json!({ "class_bias": [0, 0, 0] });
-    s.set_adaptation_json(&u.id, Some(ad2.clone())).await.unwrap();
+    s.set_adaptation_json(&u.id, Some(ad2.clone()))
+        .await
+        .unwrap();
     assert_eq!(s.get_adaptation_json(&u.id).await.unwrap(), Some(ad2));
     let huge = serde_json::Value::String("x".repeat(MAX_ADAPTATION_BYTES + 1));
     assert!(is_invalid(s.set_adaptation_json(&u.id, Some(huge)).await));
@@ -950,10 +972,14 @@ pub async fn labels(s: &S) {
     assert!(is_not_found(
         s.set_adaptation_json("0000000000000000", None).await
     ));
-    assert!(is_not_found(s.get_adaptation_json("0000000000000000").await));
+    assert!(is_not_found(
+        s.get_adaptation_json("0000000000000000").await
+    ));
 
     // an ended session keeps its trace and labels
-    s.end_session(&sess.id, report(&sess.id, 1.0)).await.unwrap();
+    s.end_session(&sess.id, report(&sess.id, 1.0))
+        .await
+        .unwrap();
     assert!(s.get_trace(&sess.id).await.unwrap().is_some());
     assert_eq!(s.list_labels(&u.id).await.unwrap().len(), 1);
 }
