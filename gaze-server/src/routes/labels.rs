@@ -8,6 +8,7 @@
 //! activity model) and stored; the user's next sessions start with it ([`stored_bias`]).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::OnceLock;
 
 use axum::Json;
@@ -159,6 +160,24 @@ fn refit_lock() -> &'static tokio::sync::Mutex<()> {
     L.get_or_init(|| tokio::sync::Mutex::new(()))
 }
 
+/// A session's trace with the time its labels count from; `None` when the session or its
+/// trace is gone (its labels are then skipped).
+async fn load_trace(st: &SharedState, session_id: &str) -> AppResult<Option<(SessionTrace, f64)>> {
+    match (
+        st.store.get_session(session_id).await,
+        st.store.get_trace(session_id).await,
+    ) {
+        (Ok(rec), Ok(Some(trace))) => {
+            let t0 = origin_ms(rec.report.as_ref().map(|r| r.started_at), &trace);
+            Ok(Some((trace, t0)))
+        }
+        (Err(e @ StoreError::Unavailable(_)), _) | (_, Err(e @ StoreError::Unavailable(_))) => {
+            Err(e.into())
+        }
+        _ => Ok(None),
+    }
+}
+
 /// Refits the user's adaptation from all their labels and stores it (or clears it when no
 /// labels are left or they hold too little data; the note says why).
 async fn refit(st: &SharedState, user_id: &str) -> AppResult<(Option<Adaptation>, Option<String>)> {
@@ -168,22 +187,8 @@ async fn refit(st: &SharedState, user_id: &str) -> AppResult<(Option<Adaptation>
     let mut seconds = 0.0;
     let mut traces: HashMap<String, Option<(SessionTrace, f64)>> = HashMap::new();
     for l in &labels {
-        if !traces.contains_key(&l.session_id) {
-            let loaded = match (
-                st.store.get_session(&l.session_id).await,
-                st.store.get_trace(&l.session_id).await,
-            ) {
-                (Ok(rec), Ok(Some(trace))) => {
-                    let t0 = origin_ms(rec.report.as_ref().map(|r| r.started_at), &trace);
-                    Some((trace, t0))
-                }
-                (Err(e @ StoreError::Unavailable(_)), _)
-                | (_, Err(e @ StoreError::Unavailable(_))) => {
-                    return Err(e.into());
-                }
-                _ => None,
-            };
-            traces.insert(l.session_id.clone(), loaded);
+        if let Entry::Vacant(e) = traces.entry(l.session_id.clone()) {
+            e.insert(load_trace(st, &l.session_id).await?);
         }
         let Some(Some((trace, t0))) = traces.get(&l.session_id) else {
             continue;
@@ -203,7 +208,7 @@ async fn refit(st: &SharedState, user_id: &str) -> AppResult<(Option<Adaptation>
     drop(traces);
     if spans.is_empty() {
         st.store.set_adaptation_json(user_id, None).await?;
-        return Ok((None, Some("no labels".into())));
+        return Ok((None, Some("no labels (with a stored trace) left".into())));
     }
     let n = spans.len();
     let fitted =
