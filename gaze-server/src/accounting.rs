@@ -5,9 +5,10 @@
 //! round-trips through checkpoints ([`LiveAccount::snapshot`] / [`LiveAccount::restore`]).
 
 use gaze_core::{
-    Activity, ActivityConfig, Attention, FrameResult, ScreenGeometry, Session, SessionReport,
-    SessionSnapshot,
+    Activity, ActivityConfig, Attention, FrameResult, GazeSample, ScreenGeometry, Session,
+    SessionReport, SessionSnapshot,
 };
+use gaze_store::{MAX_TRACE_SAMPLES, SessionTrace};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -72,6 +73,10 @@ pub struct LiveStatus {
 pub struct LiveAccount {
     session: Session,
     frames: u64,
+    /// The accepted samples, in order, up to [`MAX_TRACE_SAMPLES`] (the first ones are kept):
+    /// stored with the final report so the user's labels can refit the model. Not part of
+    /// checkpoints: after a resume it holds only the samples accounted since.
+    trace: Vec<GazeSample>,
 }
 
 impl LiveAccount {
@@ -84,6 +89,34 @@ impl LiveAccount {
         LiveAccount {
             session: Session::new(session_id, config),
             frames: 0,
+            trace: Vec::new(),
+        }
+    }
+
+    /// A fresh account whose activity model is shifted by the user's adaptation
+    /// (per-class offsets fitted from their labels, see `routes::labels`).
+    pub fn adapted(session_id: &str, screen: Option<(f64, f64)>, class_bias: [f64; 3]) -> Self {
+        let mut a = Self::new(session_id, screen);
+        let config = ActivityConfig {
+            class_bias,
+            ..a.session.classifier().config().clone()
+        };
+        if let Ok(session) = Session::try_new(session_id, config) {
+            a.session = session;
+        }
+        a
+    }
+
+    /// The activity model's per-class offsets in use.
+    pub fn class_bias(&self) -> [f64; 3] {
+        self.session.classifier().config().class_bias
+    }
+
+    /// The samples accounted so far with the screen they refer to.
+    pub fn trace(&self) -> SessionTrace {
+        SessionTrace {
+            geometry: self.session.classifier().config().geometry,
+            samples: self.trace.clone(),
         }
     }
 
@@ -94,14 +127,19 @@ impl LiveAccount {
         Some(LiveAccount {
             session: Session::restore(snap).ok()?,
             frames,
+            trace: Vec::new(),
         })
     }
 
     /// Accounts one frame and returns the live status.
     pub fn push(&mut self, r: &FrameResult) -> LiveStatus {
+        let sample = Session::frame_to_sample(r, self.session.classifier().config());
         let st = self.session.push_frame(r);
         if st.accepted {
             self.frames += 1;
+            if self.trace.len() < MAX_TRACE_SAMPLES {
+                self.trace.push(sample);
+            }
         }
         let t = st.totals;
         LiveStatus {

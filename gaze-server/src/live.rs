@@ -1281,16 +1281,17 @@ async fn finalize_once(
     }
     live.ended.store(true, Ordering::SeqCst);
     let engine = live.engine.clone();
-    let report = tokio::task::spawn_blocking(move || {
+    let (report, trace) = tokio::task::spawn_blocking(move || {
         let mut e = lock(&engine);
+        let trace = e.account.trace();
         if let Some(r) = &e.final_report {
-            return r.clone();
+            return (r.clone(), trace);
         }
         e.pending = None;
         let r = e.account.finish();
         e.final_report = Some(r.clone());
         e.tracker = None;
-        r
+        (r, trace)
     })
     .await?;
     match st
@@ -1307,6 +1308,7 @@ async fn finalize_once(
         }
         Err(e) => return Err(e.into()),
     }
+    crate::routes::labels::store_trace(st, &live.id, &trace).await;
     *done = Some(report.clone());
     st.live.remove(&live.id);
     st.metrics.sessions_ended.fetch_add(1, Ordering::Relaxed);

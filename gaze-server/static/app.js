@@ -146,6 +146,93 @@ async function historyPage() {
   };
   $('more-btn').onclick = load;
   try { await load(); } catch (err) { $('history-body').innerHTML = `<tr><td class="error">${esc(err.message)}</td></tr>`; }
+  app.insertAdjacentHTML('beforeend', `<div class="card" id="labels-card"><h3>Your labels</h3>
+    <p class="muted">Relabel a stretch on a past session's report; your next sessions use a model adapted to your labels.</p>
+    <p id="adaptation"></p><table id="label-table"></table><p class="note" id="label-msg"></p></div>`);
+  const refresh = async () => showLabels(await api('GET', '/labels'), true, refresh);
+  try { await refresh(); } catch (err) { $('label-msg').textContent = err.message; }
+}
+
+// ---- labels (per-user adaptation) -----------------------------------------------------
+
+const LABEL_CLASSES = ['reading', 'browsing', 'watching'];
+
+function adaptationText(ad) {
+  if (!ad) return 'No adaptation: your sessions use the standard activity model.';
+  const b = ad.class_bias.map((v, i) => `${LABEL_CLASSES[i]} ${v >= 0 ? '+' : ''}${v.toFixed(2)}`).join(', ');
+  return `Adapted from ${ad.labels} label(s), ${secs(ad.labelled_seconds)} of samples: class offsets ${b}.`;
+}
+
+// Fills #label-table and #adaptation from a LabelList; delete buttons call `refresh` after.
+function showLabels(list, withSession, refresh) {
+  $('adaptation').textContent = adaptationText(list.adaptation);
+  const head = `<tr>${withSession ? '<th>Session</th>' : ''}<th>From</th><th>To</th><th>Label</th><th>Made</th><th></th></tr>`;
+  const rows = list.items.map(l => `<tr data-label="${esc(l.id)}">
+      ${withSession ? `<td><a href="#/report/${encodeURIComponent(l.session_id)}">${esc(l.session_id.slice(-6))}</a></td>` : ''}
+      <td>${secs(l.start_s)}</td><td>${secs(l.end_s)}</td><td><span class="pill">${esc(l.label)}</span></td>
+      <td>${esc(when(l.created_at_ms))}</td>
+      <td><button class="danger small label-del" data-id="${esc(l.id)}">Delete</button></td></tr>`).join('');
+  $('label-table').innerHTML = head + (rows || `<tr><td colspan="6">No labels yet.</td></tr>`);
+  $('label-table').querySelectorAll('.label-del').forEach((b) => {
+    b.onclick = async () => {
+      b.disabled = true;
+      try {
+        const r = await api('DELETE', '/labels/' + encodeURIComponent(b.dataset.id));
+        $('label-msg').textContent = r.note && !r.adaptation ? 'Label deleted. ' + r.note : 'Label deleted.';
+        await refresh();
+      } catch (err) { $('label-msg').textContent = err.message; b.disabled = false; }
+    };
+  });
+}
+
+// The relabel card of an ended session's report: drag on the timeline (or type the range),
+// pick a label, save; lists this session's labels.
+function relabel(s, r) {
+  const canvas = $('timeline');
+  const duration = Number(r.duration) || 0;
+  const sel = { a: null, b: null };
+  const toSec = (ev) => {
+    const rect = canvas.getBoundingClientRect();
+    const x0 = 70, width = rect.width - x0 - 4;
+    const f = Math.min(1, Math.max(0, (ev.clientX - rect.left - x0) / width));
+    return Math.round(f * duration * 10) / 10;
+  };
+  const paint = () => {
+    drawTimeline(canvas, r);
+    const a = Number($('label-start').value), b = Number($('label-end').value);
+    if (!(b > a) || !duration) return;
+    const ctx = canvas.getContext('2d');
+    const w = canvas.clientWidth, x0 = 70, width = w - x0 - 4;
+    ctx.fillStyle = 'rgba(255, 204, 51, .35)'; ctx.strokeStyle = '#c79a00';
+    const xa = x0 + a / duration * width, xb = x0 + Math.min(b, duration) / duration * width;
+    ctx.fillRect(xa, 4, xb - xa, 72); ctx.strokeRect(xa, 4, xb - xa, 72);
+  };
+  canvas.classList.add('selectable');
+  canvas.onpointerdown = (ev) => { sel.a = toSec(ev); sel.b = null; canvas.setPointerCapture(ev.pointerId); };
+  canvas.onpointermove = (ev) => {
+    if (sel.a === null) return;
+    sel.b = toSec(ev);
+    $('label-start').value = Math.min(sel.a, sel.b); $('label-end').value = Math.max(sel.a, sel.b);
+    paint();
+  };
+  canvas.onpointerup = () => { sel.a = null; };
+  $('label-start').oninput = paint; $('label-end').oninput = paint;
+  const refresh = async () => showLabels(await api('GET', `/session/${encodeURIComponent(s.id)}/labels`), false, refresh);
+  $('label-form').onsubmit = async (ev) => {
+    ev.preventDefault();
+    $('label-save').disabled = true;
+    $('label-msg').textContent = 'Saving and refitting your model…';
+    try {
+      const body = { start_s: Number($('label-start').value), end_s: Number($('label-end').value), label: $('label-kind').value };
+      const res = await api('POST', `/session/${encodeURIComponent(s.id)}/labels`, body);
+      $('label-msg').textContent = res.adaptation
+        ? `Saved: ${secs(body.start_s)}–${secs(body.end_s)} was ${res.label.label}. Your next sessions use the adapted model.`
+        : `Saved. No adaptation yet: ${res.note || 'too little labelled data'}.`;
+      await refresh();
+    } catch (err) { $('label-msg').textContent = err.message; }
+    $('label-save').disabled = false;
+  };
+  refresh().catch((err) => { $('label-msg').textContent = err.message; });
 }
 
 // ---- camera helpers ------------------------------------------------------------------
@@ -423,10 +510,20 @@ async function reportPage(args) {
         alt="Charts: activity and attention over time, time per activity, where the gaze rested, blink rate over time"></div>
     <div class="card exports">${['pdf', 'svg', 'csv', 'json'].map((k) =>
       `<a class="button" id="export-${k}" download href="/session/${encodeURIComponent(s.id)}/report.${k}">Download ${k.toUpperCase()}</a>`).join(' ')}
-      <a href="#/dashboard">Back to dashboard</a></div>`;
+      <a href="#/dashboard">Back to dashboard</a></div>
+    ${s.status === 'ended' && me && s.owner === me.id ? `<div class="card" id="labels-card"><h3>Relabel</h3>
+      <p class="muted">Drag across the timeline (or type the range) and say what you were doing; your next sessions use a model adapted to your labels.</p>
+      <form id="label-form" class="relabel">
+        <label>From <input id="label-start" type="number" min="0" step="0.1" value="0" required> s</label>
+        <label>to <input id="label-end" type="number" min="0" step="0.1" value="${(Number(r.duration) || 0).toFixed(1)}" required> s</label>
+        <label>was <select id="label-kind">${LABEL_CLASSES.map(k => `<option value="${k}">${k}</option>`).join('')}</select></label>
+        <button class="primary" id="label-save" type="submit">Save label</button>
+      </form>
+      <p class="note" id="label-msg"></p><p id="adaptation"></p><table id="label-table"></table></div>` : ''}`;
   // Colours through the CSSOM: the CSP (style-src 'self') blocks inline style attributes.
   app.querySelectorAll('.legend i[data-color]').forEach((i) => { i.style.background = COLORS[i.dataset.color]; });
   drawTimeline($('timeline'), r);
+  if ($('label-form')) relabel(s, r);
 }
 
 // ---- boot -----------------------------------------------------------------------------

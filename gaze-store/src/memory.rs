@@ -26,6 +26,10 @@ struct UserRec {
     sessions: BTreeSet<String>,
     /// Hashes of the user's tokens.
     tokens: HashSet<String>,
+    /// The user's labels by id.
+    labels: HashMap<String, Label>,
+    /// The user's activity-model adaptation.
+    adaptation: Option<serde_json::Value>,
 }
 
 struct SessRec {
@@ -37,6 +41,8 @@ struct SessRec {
     lease: Option<(String, Instant)>,
     /// Pending request to the holder.
     lreq: Option<LeaseRequest>,
+    /// The session's sample trace.
+    trace: Option<SessionTrace>,
 }
 
 impl SessRec {
@@ -220,6 +226,8 @@ impl Store for MemoryStore {
                 calibration: None,
                 sessions: BTreeSet::new(),
                 tokens: HashSet::new(),
+                labels: HashMap::new(),
+                adaptation: None,
             },
         );
         Ok(user)
@@ -329,6 +337,7 @@ impl Store for MemoryStore {
                 ltok: 0,
                 lease: None,
                 lreq: None,
+                trace: None,
             },
         );
         Ok(record)
@@ -521,6 +530,103 @@ impl Store for MemoryStore {
         let limit = validate::page(&page)?;
         let g = self.lock();
         Ok(g.page(&g.live, limit, page.cursor.as_deref()))
+    }
+
+    async fn set_trace(&self, session_id: &str, trace: &SessionTrace) -> Result<()> {
+        validate::session_id(session_id)?;
+        trace.validate()?;
+        let mut g = self.lock();
+        g.session_mut(session_id)?.trace = Some(trace.clone());
+        Ok(())
+    }
+
+    async fn get_trace(&self, session_id: &str) -> Result<Option<SessionTrace>> {
+        validate::session_id(session_id)?;
+        let mut g = self.lock();
+        Ok(g.session_mut(session_id)?.trace.clone())
+    }
+
+    async fn add_label(&self, user_id: &str, label: NewLabel) -> Result<Label> {
+        validate::user_id(user_id)?;
+        crate::labels::check_new_label(&label)?;
+        let mut g = self.lock();
+        g.user(user_id)?;
+        let owner = validate::session_id(&label.session_id)
+            .map_err(|_| StoreError::not_found("session"))?;
+        if owner != user_id || !g.sessions.contains_key(&label.session_id) {
+            return Err(StoreError::not_found("session"));
+        }
+        let u = g
+            .users
+            .get_mut(user_id)
+            .ok_or_else(|| StoreError::not_found("user"))?;
+        if u.labels.len() >= crate::MAX_LABELS_PER_USER {
+            return Err(StoreError::invalid(format!(
+                "at most {} labels per user",
+                crate::MAX_LABELS_PER_USER
+            )));
+        }
+        let mut id = crypto::new_id();
+        while u.labels.contains_key(&id) {
+            id = crypto::new_id();
+        }
+        let stored = Label {
+            id: id.clone(),
+            user_id: user_id.to_owned(),
+            session_id: label.session_id,
+            start_s: label.start_s,
+            end_s: label.end_s,
+            activity: label.activity,
+            created_at_ms: crypto::now_ms(),
+        };
+        u.labels.insert(id, stored.clone());
+        Ok(stored)
+    }
+
+    async fn list_labels(&self, user_id: &str) -> Result<Vec<Label>> {
+        validate::user_id(user_id)?;
+        let mut v: Vec<Label> = self
+            .lock()
+            .user(user_id)?
+            .labels
+            .values()
+            .cloned()
+            .collect();
+        crate::labels::sort_labels(&mut v);
+        Ok(v)
+    }
+
+    async fn delete_label(&self, user_id: &str, label_id: &str) -> Result<Label> {
+        validate::user_id(user_id)?;
+        crate::labels::check_label_id(label_id)?;
+        let mut g = self.lock();
+        g.users
+            .get_mut(user_id)
+            .and_then(|u| u.labels.remove(label_id))
+            .ok_or_else(|| StoreError::not_found("label"))
+    }
+
+    async fn set_adaptation_json(
+        &self,
+        user_id: &str,
+        adaptation: Option<serde_json::Value>,
+    ) -> Result<()> {
+        validate::user_id(user_id)?;
+        if let Some(a) = &adaptation {
+            crate::labels::adaptation_json(a)?;
+        }
+        let mut g = self.lock();
+        let u = g
+            .users
+            .get_mut(user_id)
+            .ok_or_else(|| StoreError::not_found("user"))?;
+        u.adaptation = adaptation;
+        Ok(())
+    }
+
+    async fn get_adaptation_json(&self, user_id: &str) -> Result<Option<serde_json::Value>> {
+        validate::user_id(user_id)?;
+        Ok(self.lock().user(user_id)?.adaptation.clone())
     }
 
     async fn issue_token(&self, user_id: &str, ttl: Duration) -> Result<IssuedToken> {

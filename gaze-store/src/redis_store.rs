@@ -15,6 +15,9 @@
 //! | `gz:{u:<uid>}:tokens` | zset | the user's token hashes, score = expiry (ms) |
 //! | `gz:{u:<uid>}:s:<sid>` | hash | session: `id owner source started_at status seq last_cp report state ended_at` |
 //! | `gz:{u:<uid>}:s:<sid>:tl` | list | timeline segments (JSON), capped to `max_timeline_len` (LTRIM) |
+//! | `gz:{u:<uid>}:s:<sid>:trace` | string | the session's sample trace (binary, [`SessionTrace::encode`]) |
+//! | `gz:{u:<uid>}:labels` | hash | the user's labels: label id → label JSON |
+//! | `gz:{u:<uid>}:adapt` | string | the user's activity-model adaptation JSON |
 //! | `gz:{u:<uid>}:s:<sid>:lease` | string | holder of the session's lease, `PX` = lease ttl (the fencing token is the hash field `ltok`, pending requests `lreq`) |
 //! | `gz:uname:<lowercase username>` | string | user id (unique claim, `SET NX`) |
 //! | `gz:email:<lowercase email>` | string | user id (unique claim, `SET NX`) |
@@ -77,6 +80,15 @@ fn k_session(uid: &str, sid: &str) -> String {
 fn k_timeline(uid: &str, sid: &str) -> String {
     format!("gz:{{u:{uid}}}:s:{sid}:tl")
 }
+fn k_trace(uid: &str, sid: &str) -> String {
+    format!("gz:{{u:{uid}}}:s:{sid}:trace")
+}
+fn k_labels(uid: &str) -> String {
+    format!("gz:{{u:{uid}}}:labels")
+}
+fn k_adapt(uid: &str) -> String {
+    format!("gz:{{u:{uid}}}:adapt")
+}
 fn k_lease(uid: &str, sid: &str) -> String {
     format!("gz:{{u:{uid}}}:s:{sid}:lease")
 }
@@ -138,6 +150,42 @@ static SET_CALIB: LazyLock<Script> = LazyLock::new(|| {
         r#"
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 redis.call('SET', KEYS[2], ARGV[1])
+return 1
+"#,
+    )
+});
+
+/// KEYS: session, trace. ARGV: encoded trace. -1 if no session.
+static SET_TRACE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+redis.call('SET', KEYS[2], ARGV[1])
+return 1
+"#,
+    )
+});
+
+/// KEYS: user, session, labels. ARGV: label id, label JSON, cap.
+/// -1 no user; -2 no session; -3 cap reached; 0 id taken; 1 stored.
+static ADD_LABEL: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('EXISTS', KEYS[2]) == 0 then return -2 end
+if redis.call('HLEN', KEYS[3]) >= tonumber(ARGV[3]) then return -3 end
+if redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[2]) == 0 then return 0 end
+return 1
+"#,
+    )
+});
+
+/// KEYS: user, adapt. ARGV: JSON, or '' to clear. -1 if no user.
+static SET_ADAPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if ARGV[1] == '' then redis.call('DEL', KEYS[2]) else redis.call('SET', KEYS[2], ARGV[1]) end
 return 1
 "#,
     )
@@ -969,12 +1017,15 @@ impl Store for RedisStore {
                 k_calib(user_id),
                 sessions_key.clone(),
                 tokens_key.clone(),
+                k_labels(user_id),
+                k_adapt(user_id),
             ];
             for m in &members {
                 if let Ok(sid) = validate::index_member(m) {
                     keys.push(k_session(user_id, sid));
                     keys.push(k_timeline(user_id, sid));
                     keys.push(k_lease(user_id, sid));
+                    keys.push(k_trace(user_id, sid));
                 }
             }
             let (n_s, n_t) = (members.len(), tokens.len());
@@ -1343,6 +1394,170 @@ impl Store for RedisStore {
         self.page(K_LIVE, &page, true).await
     }
 
+    async fn set_trace(&self, session_id: &str, trace: &SessionTrace) -> Result<()> {
+        let owner = validate::session_id(session_id)?.to_owned();
+        let bytes = trace.encode()?;
+        let keys = [k_session(&owner, session_id), k_trace(&owner, session_id)];
+        let r: i64 = self
+            .run(|mut c| async move {
+                SET_TRACE
+                    .key(&keys[0])
+                    .key(&keys[1])
+                    .arg(bytes)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        if r < 0 {
+            return Err(StoreError::not_found("session"));
+        }
+        Ok(())
+    }
+
+    async fn get_trace(&self, session_id: &str) -> Result<Option<SessionTrace>> {
+        let owner = validate::session_id(session_id)?;
+        let mut p = redis::pipe();
+        p.cmd("EXISTS").arg(k_session(owner, session_id));
+        p.cmd("GET").arg(k_trace(owner, session_id));
+        let (exists, bytes): (i64, Option<Vec<u8>>) = self
+            .run(|mut c| async move { p.query_async(&mut c).await })
+            .await?;
+        if exists == 0 {
+            return Err(StoreError::not_found("session"));
+        }
+        bytes.map(|b| SessionTrace::decode(&b)).transpose()
+    }
+
+    async fn add_label(&self, user_id: &str, label: NewLabel) -> Result<Label> {
+        validate::user_id(user_id)?;
+        crate::labels::check_new_label(&label)?;
+        let owner = validate::session_id(&label.session_id)?;
+        if owner != user_id {
+            return Err(StoreError::not_found("session"));
+        }
+        for _ in 0..5 {
+            let stored = Label {
+                id: crypto::new_id(),
+                user_id: user_id.to_owned(),
+                session_id: label.session_id.clone(),
+                start_s: label.start_s,
+                end_s: label.end_s,
+                activity: label.activity,
+                created_at_ms: crypto::now_ms(),
+            };
+            let json = serde_json::to_string(&stored)?;
+            let keys = [
+                k_user(user_id),
+                k_session(user_id, &label.session_id),
+                k_labels(user_id),
+            ];
+            let id = stored.id.clone();
+            let r: i64 = self
+                .run(|mut c| async move {
+                    ADD_LABEL
+                        .key(&keys[0])
+                        .key(&keys[1])
+                        .key(&keys[2])
+                        .arg(id)
+                        .arg(json)
+                        .arg(crate::MAX_LABELS_PER_USER)
+                        .invoke_async(&mut c)
+                        .await
+                })
+                .await?;
+            match r {
+                -1 => return Err(StoreError::not_found("user")),
+                -2 => return Err(StoreError::not_found("session")),
+                -3 => {
+                    return Err(StoreError::invalid(format!(
+                        "at most {} labels per user",
+                        crate::MAX_LABELS_PER_USER
+                    )));
+                }
+                0 => continue,
+                _ => return Ok(stored),
+            }
+        }
+        Err(StoreError::internal("could not allocate a label id"))
+    }
+
+    async fn list_labels(&self, user_id: &str) -> Result<Vec<Label>> {
+        validate::user_id(user_id)?;
+        let mut p = redis::pipe();
+        p.cmd("EXISTS").arg(k_user(user_id));
+        p.cmd("HVALS").arg(k_labels(user_id));
+        let (exists, items): (i64, Vec<String>) = self
+            .run(|mut c| async move { p.query_async(&mut c).await })
+            .await?;
+        if exists == 0 {
+            return Err(StoreError::not_found("user"));
+        }
+        let mut v = items
+            .iter()
+            .map(|j| serde_json::from_str(j).map_err(StoreError::from))
+            .collect::<Result<Vec<Label>>>()?;
+        crate::labels::sort_labels(&mut v);
+        Ok(v)
+    }
+
+    async fn delete_label(&self, user_id: &str, label_id: &str) -> Result<Label> {
+        validate::user_id(user_id)?;
+        crate::labels::check_label_id(label_id)?;
+        let key = k_labels(user_id);
+        let json: Option<String> = self
+            .query(cmd("HGET").arg(&key).arg(label_id).clone())
+            .await?;
+        let json = json.ok_or_else(|| StoreError::not_found("label"))?;
+        let removed: i64 = self
+            .query(cmd("HDEL").arg(&key).arg(label_id).clone())
+            .await?;
+        if removed == 0 {
+            return Err(StoreError::not_found("label"));
+        }
+        Ok(serde_json::from_str(&json)?)
+    }
+
+    async fn set_adaptation_json(
+        &self,
+        user_id: &str,
+        adaptation: Option<serde_json::Value>,
+    ) -> Result<()> {
+        validate::user_id(user_id)?;
+        let json = match &adaptation {
+            Some(a) => crate::labels::adaptation_json(a)?,
+            None => String::new(),
+        };
+        let keys = [k_user(user_id), k_adapt(user_id)];
+        let r: i64 = self
+            .run(|mut c| async move {
+                SET_ADAPT
+                    .key(&keys[0])
+                    .key(&keys[1])
+                    .arg(json)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        if r < 0 {
+            return Err(StoreError::not_found("user"));
+        }
+        Ok(())
+    }
+
+    async fn get_adaptation_json(&self, user_id: &str) -> Result<Option<serde_json::Value>> {
+        validate::user_id(user_id)?;
+        let mut p = redis::pipe();
+        p.cmd("EXISTS").arg(k_user(user_id));
+        p.cmd("GET").arg(k_adapt(user_id));
+        let (exists, json): (i64, Option<String>) = self
+            .run(|mut c| async move { p.query_async(&mut c).await })
+            .await?;
+        if exists == 0 {
+            return Err(StoreError::not_found("user"));
+        }
+        Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
+    }
+
     async fn issue_token(&self, user_id: &str, ttl: Duration) -> Result<IssuedToken> {
         validate::user_id(user_id)?;
         validate::token_ttl(ttl)?;
@@ -1582,6 +1797,9 @@ mod tests {
             k_session(uid, &sid),
             k_timeline(uid, &sid),
             k_lease(uid, &sid),
+            k_trace(uid, &sid),
+            k_labels(uid),
+            k_adapt(uid),
         ] {
             assert!(k.starts_with("gz:{u:0123456789abcdef}:"), "{k}");
         }

@@ -20,7 +20,8 @@ pub enum Backend {
     RedisCluster,
 }
 
-/// Users, sessions, reports, live timelines and login tokens.
+/// Users, sessions, reports, live timelines, login tokens, and the per-user adaptation
+/// records (session traces, labels, adaptation).
 ///
 /// All backends have the same semantics; one conformance suite (`tests/`) runs against each.
 /// Each record is written by one atomic backend operation, so a dropped future, a crash or
@@ -84,8 +85,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         }
     }
 
-    /// Deletes the user with everything they own: sessions, timelines, calibration, tokens,
-    /// username/email reservations. `NotFound` if absent.
+    /// Deletes the user with everything they own: sessions, timelines, traces, labels,
+    /// adaptation, calibration, tokens, username/email reservations. `NotFound` if absent.
     async fn delete_user(&self, user_id: &str) -> Result<()>;
 
     // ---- sessions ----------------------------------------------------------------------
@@ -174,6 +175,41 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Sessions not yet ended, newest first: after a restart the server resumes or
     /// finalises these.
     async fn list_live_sessions(&self, page: PageRequest) -> Result<Page<SessionRecord>>;
+
+    // ---- per-user adaptation -------------------------------------------------------------
+
+    /// Stores (replaces) a session's sample trace ([`SessionTrace`], ≤
+    /// [`MAX_TRACE_SAMPLES`](crate::MAX_TRACE_SAMPLES) samples, stored in its compact binary
+    /// encoding). `NotFound` if the session does not exist, `Invalid` if the trace breaks
+    /// [`SessionTrace::validate`]. Deleted with the user.
+    async fn set_trace(&self, session_id: &str, trace: &SessionTrace) -> Result<()>;
+
+    /// A session's trace, `None` if none was stored; `NotFound` if the session does not exist.
+    async fn get_trace(&self, session_id: &str) -> Result<Option<SessionTrace>>;
+
+    /// Stores a label of one of the user's sessions. `NotFound` if the user or the session
+    /// does not exist or the session is not the user's; `Invalid` for a bad range, an
+    /// activity other than reading / browsing / watching, or when the user already has
+    /// [`MAX_LABELS_PER_USER`](crate::MAX_LABELS_PER_USER) labels.
+    async fn add_label(&self, user_id: &str, label: NewLabel) -> Result<Label>;
+
+    /// The user's labels, oldest first; `NotFound` if the user does not exist.
+    async fn list_labels(&self, user_id: &str) -> Result<Vec<Label>>;
+
+    /// Deletes one of the user's labels and returns it; `NotFound` if absent.
+    async fn delete_label(&self, user_id: &str, label_id: &str) -> Result<Label>;
+
+    /// Stores (`Some`, opaque JSON ≤ [`MAX_ADAPTATION_BYTES`](crate::MAX_ADAPTATION_BYTES))
+    /// or clears (`None`) the user's activity-model adaptation. `NotFound` if the user does
+    /// not exist.
+    async fn set_adaptation_json(
+        &self,
+        user_id: &str,
+        adaptation: Option<serde_json::Value>,
+    ) -> Result<()>;
+
+    /// The user's adaptation, `None` if none is stored; `NotFound` if the user does not exist.
+    async fn get_adaptation_json(&self, user_id: &str) -> Result<Option<serde_json::Value>>;
 
     // ---- tokens ------------------------------------------------------------------------
 

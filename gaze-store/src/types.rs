@@ -3,6 +3,8 @@
 use gaze_activity::{SessionReport, TimelineSegment};
 use serde::{Deserialize, Serialize};
 
+pub use crate::labels::{Label, NewLabel, SessionTrace};
+
 /// A registered user. Never carries the password hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {

@@ -36,7 +36,7 @@ mod memory_backend {
     use super::*;
     cases!(memory; users_basic, input_limits, concurrent_registration, calibration,
         session_lifecycle, timeline_cap, checkpoint_gap, leases, pagination, pagination_under_concurrent_inserts,
-        tokens, token_expiry, delete_user);
+        tokens, token_expiry, delete_user, labels, label_cap);
 
     #[tokio::test]
     async fn live_fanout() {
@@ -55,7 +55,7 @@ mod redis_single {
     use super::*;
     cases!(redis; users_basic, input_limits, concurrent_registration, calibration,
         session_lifecycle, timeline_cap, checkpoint_gap, leases, pagination, pagination_under_concurrent_inserts,
-        tokens, token_expiry, delete_user);
+        tokens, token_expiry, delete_user, labels, label_cap);
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn live_fanout() {
@@ -76,6 +76,39 @@ mod redis_single {
             super::lose_writes(&[server.port()], sess, seq, keep)
         };
         common::checkpoint_gap_after_lost_write(&s, &lose).await;
+    }
+}
+
+/// Deleting a user removes its trace, labels and adaptation keys from Redis itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_delete_user_leaves_no_adaptation_keys() {
+    let (server, s, _s2) = redis().await;
+    let u = common::new_user(&s, "keys").await;
+    let sess = common::new_session(&s, &u.id, 1).await;
+    s.set_trace(&sess.id, &common::trace(0.0, 20))
+        .await
+        .unwrap();
+    s.add_label(
+        &u.id,
+        common::label(&sess.id, 0.0, 0.5, gaze_activity::Activity::Reading),
+    )
+    .await
+    .unwrap();
+    s.set_adaptation_json(&u.id, Some(serde_json::json!({ "class_bias": [0, 1, -1] })))
+        .await
+        .unwrap();
+    let keys = [
+        format!("gz:{{u:{}}}:s:{}:trace", u.id, sess.id),
+        format!("gz:{{u:{}}}:labels", u.id),
+        format!("gz:{{u:{}}}:adapt", u.id),
+    ];
+    let exists = |k: &str| raw_command(server.port(), &["EXISTS", k]).expect("EXISTS");
+    for k in &keys {
+        assert_eq!(exists(k), "1", "{k} written");
+    }
+    s.delete_user(&u.id).await.unwrap();
+    for k in &keys {
+        assert_eq!(exists(k), "0", "{k} left behind");
     }
 }
 

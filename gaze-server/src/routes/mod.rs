@@ -1,6 +1,7 @@
 //! HTTP routes, the OpenAPI document and Swagger UI.
 
 pub mod calibration;
+pub mod labels;
 pub mod meta;
 pub mod reports;
 pub mod sessions;
@@ -67,6 +68,7 @@ impl Modify for SecurityAddon {
     tags(
         (name = "users", description = "Registration, login, profiles"),
         (name = "sessions", description = "Tracking sessions and reports"),
+        (name = "labels", description = "Relabelling past sessions; per-user adaptation of the activity model"),
         (name = "calibration", description = "9-point screen calibration"),
         (name = "live", description = "WebSockets"),
         (name = "meta", description = "Health and metrics")
@@ -91,6 +93,9 @@ pub fn api_router() -> (Router<SharedState>, utoipa::openapi::OpenApi) {
         .routes(routes!(reports::report_pdf))
         .routes(routes!(sessions::list))
         .routes(routes!(sessions::list_user))
+        .routes(routes!(labels::add, labels::list_session))
+        .routes(routes!(labels::list))
+        .routes(routes!(labels::delete))
         .routes(routes!(calibration::start))
         .routes(routes!(calibration::point))
         .routes(routes!(calibration::complete))

@@ -43,6 +43,8 @@ pub struct StartResponse {
     pub started_at_ms: i64,
     /// Whether the user's stored calibration is applied.
     pub calibrated: bool,
+    /// Whether the activity model is adapted to the user's labels (`/labels`).
+    pub adapted: bool,
     /// WebSocket path to stream frames to.
     pub track_url: String,
     /// WebSocket path for viewers.
@@ -224,7 +226,12 @@ pub async fn start(
             )));
         }
     };
-    let account = crate::accounting::LiveAccount::new(&rec.id, screen);
+    let bias = crate::routes::labels::stored_bias(&st, &auth.user.id).await;
+    let adapted = bias.is_some();
+    let account = match bias {
+        Some(bias) => crate::accounting::LiveAccount::adapted(&rec.id, screen, bias),
+        None => crate::accounting::LiveAccount::new(&rec.id, screen),
+    };
     let session = LiveSession::leased(&rec.id, &rec.owner, calibration, account, 0, token);
     session.prepare();
     st.live.insert(session.clone());
@@ -240,6 +247,7 @@ pub async fn start(
             session_id: rec.id,
             started_at_ms: rec.started_at_ms,
             calibrated,
+            adapted,
         }),
     ))
 }

@@ -4,7 +4,8 @@
 // Debian Chromium through playwright-core with a fake webcam fed from the committed webcam
 // clip (converted to y4m with ffmpeg here), then: register → log in → start a session →
 // live gaze updates with a face for ≥ 5 s → end → report whose times are non-zero and sum
-// to the session length. The UI runs under its Content-Security-Policy: any violation fails.
+// to the session length → relabel a dragged stretch of its timeline, delete the label from
+// the history page. The UI runs under its Content-Security-Policy: any violation fails.
 // Screenshots go to artifacts/web/.
 //
 // Env: GAZE_SERVER_BIN (default target/debug/gaze-server), CHROMIUM (default
@@ -172,6 +173,40 @@ async function main() {
   // The report's session is the one we streamed, and is ended.
   const api = await page.evaluate(async (id) => (await fetch('/session/' + id)).json(), stats.sessionId);
   check(api.status === 'ended' && api.report && api.report.timeline.length > 0, 'session ended with a timeline');
+
+  // Relabel: drag across the report's timeline, call it "watching", save; the label is
+  // listed on the report and on the history page, where it is deleted again.
+  await page.waitForSelector('#label-form');
+  const box = await page.locator('#timeline').boundingBox();
+  const xAt = (f) => box.x + 70 + f * (box.width - 74);
+  await page.mouse.move(xAt(0.1), box.y + 30);
+  await page.mouse.down();
+  await page.mouse.move(xAt(0.5), box.y + 30, { steps: 4 });
+  await page.mouse.move(xAt(0.9), box.y + 30, { steps: 4 });
+  await page.mouse.up();
+  const sel = [Number(await page.inputValue('#label-start')), Number(await page.inputValue('#label-end'))];
+  log('timeline selection:', JSON.stringify(sel));
+  check(sel[0] > 0 && sel[1] > sel[0] && sel[1] <= r.duration + 0.1 &&
+    Math.abs(sel[1] - sel[0] - 0.8 * r.duration) < 0.1 * r.duration + 0.2, `dragged 10 %–90 % of the timeline: ${sel}`);
+  await page.selectOption('#label-kind', 'watching');
+  await page.click('#label-save');
+  await page.waitForSelector('#label-table tr[data-label]');
+  const labelMsg = await page.textContent('#label-msg');
+  log('relabel:', labelMsg, '|', await page.textContent('#adaptation'));
+  check(labelMsg.startsWith('Saved'), 'label saved: ' + labelMsg);
+  const mine = await page.evaluate(async () => (await fetch('/labels')).json());
+  check(mine.items.length === 1 && mine.items[0].label === 'watching' && mine.items[0].session_id === stats.sessionId &&
+    Math.abs(mine.items[0].start_s - sel[0]) < 1e-6 && Math.abs(mine.items[0].end_s - sel[1]) < 1e-6,
+    'the label is stored as selected: ' + JSON.stringify(mine.items));
+  await page.screenshot({ path: path.join(artifacts, 'relabel.png'), fullPage: true });
+  await page.goto(base + '/#/history');
+  await page.waitForSelector('#label-table tr[data-label]');
+  await page.click('#label-table .label-del');
+  await waitForPage(page, () => !document.querySelector('#label-table tr[data-label]') &&
+    document.getElementById('label-msg').textContent.startsWith('Label deleted'), null, { timeout: 15000 });
+  const left = await page.evaluate(async () => (await fetch('/labels')).json());
+  check(left.items.length === 0 && left.adaptation === null, 'label deleted, no adaptation left');
+  log('label deleted from the history page');
 
   // 9-point calibration through the UI (the fake webcam's face looks at every target).
   await page.goto(base + '/#/calibrate');

@@ -737,8 +737,32 @@ pub async fn delete_user(s: &S) {
         .issue_token(&u.id, Duration::from_secs(600))
         .await
         .unwrap();
+    s.set_trace(&done.id, &trace(1_000.0, 50)).await.unwrap();
+    s.add_label(&u.id, label(&done.id, 0.0, 1.0, Activity::Reading))
+        .await
+        .unwrap();
+    s.set_adaptation_json(&u.id, Some(serde_json::json!({ "class_bias": [1, 0, -1] })))
+        .await
+        .unwrap();
+    s.set_trace(&kept.id, &trace(1_000.0, 10)).await.unwrap();
+    let kept_label = s
+        .add_label(&keep.id, label(&kept.id, 0.0, 1.0, Activity::Watching))
+        .await
+        .unwrap();
 
     s.delete_user(&u.id).await.unwrap();
+
+    assert!(is_not_found(s.get_trace(&done.id).await));
+    assert!(is_not_found(s.list_labels(&u.id).await));
+    assert!(is_not_found(s.get_adaptation_json(&u.id).await));
+    assert_eq!(s.list_labels(&keep.id).await.unwrap(), vec![kept_label]);
+    assert_eq!(
+        s.get_trace(&kept.id)
+            .await
+            .unwrap()
+            .map(|t| t.samples.len()),
+        Some(10)
+    );
 
     assert!(is_not_found(s.get_user(&u.id).await));
     assert!(is_not_found(s.get_user_by_username(&name).await));
@@ -791,6 +815,198 @@ pub async fn delete_user(s: &S) {
         .unwrap();
     assert_ne!(again.id, u.id);
     assert_eq!(s.get_user_by_username(&name).await.unwrap(), again);
+}
+
+/// A trace of `n` samples 33 ms apart from `t0`, every 5th without a gaze point.
+pub fn trace(t0: f64, n: usize) -> SessionTrace {
+    let geometry = gaze_activity::ScreenGeometry::from_px(1440.0, 900.0);
+    let samples = (0..n)
+        .map(|i| {
+            let t = t0 + 33.0 * i as f64;
+            let mut smp = if i % 5 == 4 {
+                gaze_activity::GazeSample::invalid(t, Default::default())
+            } else {
+                gaze_activity::GazeSample::new(t, 100.0 + i as f64, 450.5)
+            };
+            smp.evidence.face_present = i % 7 != 0;
+            smp
+        })
+        .collect();
+    SessionTrace { geometry, samples }
+}
+
+pub fn label(sid: &str, start_s: f64, end_s: f64, activity: Activity) -> NewLabel {
+    NewLabel {
+        session_id: sid.to_owned(),
+        start_s,
+        end_s,
+        activity,
+    }
+}
+
+/// Session traces, labels and the adaptation blob.
+pub async fn labels(s: &S) {
+    let u = new_user(s, "lab").await;
+    let other = new_user(s, "lab2").await;
+    let sess = new_session(s, &u.id, 11).await;
+    let theirs = new_session(s, &other.id, 12).await;
+
+    // traces: none yet, round trip (binary), replace, limits, unknown session
+    assert_eq!(s.get_trace(&sess.id).await.unwrap(), None);
+    let t = trace(1_700_000_000_000.0, 3_000);
+    s.set_trace(&sess.id, &t).await.unwrap();
+    assert_eq!(s.get_trace(&sess.id).await.unwrap(), Some(t));
+    let t2 = trace(5.0, 7);
+    s.set_trace(&sess.id, &t2).await.unwrap();
+    assert_eq!(s.get_trace(&sess.id).await.unwrap(), Some(t2.clone()));
+    let too_long = trace(0.0, MAX_TRACE_SAMPLES + 1);
+    assert!(is_invalid(s.set_trace(&sess.id, &too_long).await));
+    let mut unordered = trace(0.0, 4);
+    unordered.samples.swap(0, 3);
+    assert!(is_invalid(s.set_trace(&sess.id, &unordered).await));
+    assert_eq!(s.get_trace(&sess.id).await.unwrap(), Some(t2));
+    let ghost = format!("{}-0000000000000000", u.id);
+    assert!(is_not_found(s.set_trace(&ghost, &trace(0.0, 2)).await));
+    assert!(is_not_found(s.get_trace(&ghost).await));
+    assert!(is_not_found(s.get_trace("junk").await));
+    // A full-size trace (40 min at 30 Hz) fits.
+    let full = trace(0.0, MAX_TRACE_SAMPLES);
+    s.set_trace(&theirs.id, &full).await.unwrap();
+    assert_eq!(
+        s.get_trace(&theirs.id)
+            .await
+            .unwrap()
+            .map(|t| t.samples.len()),
+        Some(MAX_TRACE_SAMPLES)
+    );
+
+    // labels
+    assert!(s.list_labels(&u.id).await.unwrap().is_empty());
+    let a = s
+        .add_label(&u.id, label(&sess.id, 1.5, 20.0, Activity::Reading))
+        .await
+        .unwrap();
+    assert_eq!(a.id.len(), 16);
+    assert_eq!(
+        (
+            a.user_id.as_str(),
+            a.session_id.as_str(),
+            a.start_s,
+            a.end_s,
+            a.activity
+        ),
+        (
+            u.id.as_str(),
+            sess.id.as_str(),
+            1.5,
+            20.0,
+            Activity::Reading
+        )
+    );
+    assert!(a.created_at_ms > 1_600_000_000_000);
+    let b = s
+        .add_label(&u.id, label(&sess.id, 30.0, 45.25, Activity::Watching))
+        .await
+        .unwrap();
+    assert_ne!(a.id, b.id);
+    let listed = s.list_labels(&u.id).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.contains(&a) && listed.contains(&b));
+    assert!(listed[0].created_at_ms <= listed[1].created_at_ms);
+    for bad in [
+        label(&sess.id, 5.0, 5.0, Activity::Reading),
+        label(&sess.id, -1.0, 5.0, Activity::Reading),
+        label(&sess.id, 6.0, 5.0, Activity::Reading),
+        label(&sess.id, 0.0, f64::NAN, Activity::Reading),
+        label(&sess.id, 0.0, f64::INFINITY, Activity::Reading),
+        label(&sess.id, 0.0, MAX_LABEL_SECONDS + 1.0, Activity::Reading),
+        label(&sess.id, 0.0, 5.0, Activity::Other),
+        label(&sess.id, 0.0, 5.0, Activity::None),
+    ] {
+        assert!(is_invalid(s.add_label(&u.id, bad.clone()).await), "{bad:?}");
+    }
+    // someone else's session, a missing session, a missing user
+    assert!(is_not_found(
+        s.add_label(&u.id, label(&theirs.id, 0.0, 5.0, Activity::Reading))
+            .await
+    ));
+    assert!(is_not_found(
+        s.add_label(&u.id, label(&ghost, 0.0, 5.0, Activity::Reading))
+            .await
+    ));
+    assert!(is_not_found(
+        s.add_label(
+            "0000000000000000",
+            label(&sess.id, 0.0, 5.0, Activity::Reading)
+        )
+        .await
+    ));
+    assert!(is_not_found(s.list_labels("0000000000000000").await));
+    assert_eq!(s.list_labels(&u.id).await.unwrap().len(), 2);
+    assert!(s.list_labels(&other.id).await.unwrap().is_empty());
+
+    // delete: only the owner's, once
+    assert!(is_not_found(s.delete_label(&other.id, &a.id).await));
+    assert!(is_not_found(s.delete_label(&u.id, "not-a-label-id").await));
+    assert_eq!(s.delete_label(&u.id, &a.id).await.unwrap(), a);
+    assert!(is_not_found(s.delete_label(&u.id, &a.id).await));
+    assert_eq!(s.list_labels(&u.id).await.unwrap(), vec![b]);
+
+    // adaptation: set, replace, clear, limits
+    assert_eq!(s.get_adaptation_json(&u.id).await.unwrap(), None);
+    let ad = serde_json::json!({ "class_bias": [0.5, -0.25, -0.25], "labels": 1 });
+    s.set_adaptation_json(&u.id, Some(ad.clone()))
+        .await
+        .unwrap();
+    assert_eq!(s.get_adaptation_json(&u.id).await.unwrap(), Some(ad));
+    assert_eq!(s.get_adaptation_json(&other.id).await.unwrap(), None);
+    let ad2 = serde_json::json!({ "class_bias": [0, 0, 0] });
+    s.set_adaptation_json(&u.id, Some(ad2.clone()))
+        .await
+        .unwrap();
+    assert_eq!(s.get_adaptation_json(&u.id).await.unwrap(), Some(ad2));
+    let huge = serde_json::Value::String("x".repeat(MAX_ADAPTATION_BYTES + 1));
+    assert!(is_invalid(s.set_adaptation_json(&u.id, Some(huge)).await));
+    s.set_adaptation_json(&u.id, None).await.unwrap();
+    assert_eq!(s.get_adaptation_json(&u.id).await.unwrap(), None);
+    assert!(is_not_found(
+        s.set_adaptation_json("0000000000000000", None).await
+    ));
+    assert!(is_not_found(
+        s.get_adaptation_json("0000000000000000").await
+    ));
+
+    // an ended session keeps its trace and labels
+    s.end_session(&sess.id, report(&sess.id, 1.0))
+        .await
+        .unwrap();
+    assert!(s.get_trace(&sess.id).await.unwrap().is_some());
+    assert_eq!(s.list_labels(&u.id).await.unwrap().len(), 1);
+}
+
+/// The per-user label cap.
+pub async fn label_cap(s: &S) {
+    let u = new_user(s, "labcap").await;
+    let sess = new_session(s, &u.id, 13).await;
+    let adds = (0..MAX_LABELS_PER_USER).map(|i| {
+        s.add_label(
+            &u.id,
+            label(&sess.id, i as f64, i as f64 + 1.0, Activity::Browsing),
+        )
+    });
+    for r in futures_util::future::join_all(adds).await {
+        r.unwrap();
+    }
+    assert!(is_invalid(
+        s.add_label(&u.id, label(&sess.id, 0.0, 1.0, Activity::Reading))
+            .await
+    ));
+    let all = s.list_labels(&u.id).await.unwrap();
+    assert_eq!(all.len(), MAX_LABELS_PER_USER);
+    s.delete_label(&u.id, &all[0].id).await.unwrap();
+    s.add_label(&u.id, label(&sess.id, 0.0, 1.0, Activity::Reading))
+        .await
+        .unwrap();
 }
 
 /// `s2` is a second handle on the same backend (another server instance); for the memory
@@ -1085,6 +1301,8 @@ pub async fn run_all(s: &S, s2: &S) {
     tokens(s).await;
     token_expiry(s).await;
     delete_user(s).await;
+    labels(s).await;
+    label_cap(s).await;
     live_fanout(s, s2).await;
     rate_limits(s, s2).await;
 }
