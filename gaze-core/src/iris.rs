@@ -4,8 +4,9 @@
 //! pixels) are mapped back to image coordinates through the inverse of the crop transform.
 
 use crate::error::{GazeError, Result};
-use crate::inference::{Engine, InferenceConfig, Network, push_planar};
-use crate::models::IRIS_LANDMARK_ONNX;
+use crate::inference::{Engine, InferenceConfig, Network, write_planar};
+use std::borrow::Cow;
+use crate::models::{IRIS_LANDMARK_INT8_ONNX, IRIS_LANDMARK_ONNX};
 use crate::result::{Eye, EyeCorners, Point};
 use opencv::core::{self, Mat, Scalar, Size};
 use opencv::imgproc;
@@ -137,7 +138,6 @@ impl EyeLandmarks {
 pub struct IrisModel {
     net: Network,
     scratch: Mat,
-    input: Vec<f32>,
     batched: bool,
 }
 
@@ -148,12 +148,18 @@ impl IrisModel {
         Self::with_inference(path, &InferenceConfig::default())
     }
 
-    /// Loads the model on the engine `inference` chooses.
+    /// Loads the model on the engine `inference` chooses: the embedded int8 copy on OpenVINO
+    /// when [`InferenceConfig::iris_int8`] is set and `path` is `None`, else the float network.
     pub fn with_inference(path: Option<&PathBuf>, inference: &InferenceConfig) -> Result<Self> {
         let engine = inference.resolve()?;
+        let embedded = if engine == Engine::OpenVino && inference.iris_int8 {
+            IRIS_LANDMARK_INT8_ONNX
+        } else {
+            IRIS_LANDMARK_ONNX
+        };
         let net = Network::load(
             "iris_landmark",
-            IRIS_LANDMARK_ONNX,
+            embedded,
             path,
             &["output_eyes_contours_and_brows", "output_iris"],
             engine,
@@ -162,7 +168,6 @@ impl IrisModel {
         Ok(IrisModel {
             net,
             scratch: Mat::default(),
-            input: Vec::with_capacity(2 * 3 * (INPUT * INPUT) as usize),
             batched: true,
         })
     }
@@ -197,9 +202,10 @@ impl IrisModel {
     fn forward(&mut self, crops: &[&Mat]) -> Result<(Vec<f32>, Vec<f32>)> {
         let n = crops.len();
         let side = INPUT as usize;
-        self.input.clear();
+        let mut pixels: Vec<Cow<'_, [u8]>> = Vec::with_capacity(n);
         for c in crops {
-            if c.rows() != INPUT || c.cols() != INPUT || c.channels() != 3 {
+            if c.rows() != INPUT || c.cols() != INPUT || c.channels() != 3 || c.depth() != core::CV_8U
+            {
                 return Err(GazeError::Model {
                     name: "iris_landmark",
                     message: format!(
@@ -210,24 +216,18 @@ impl IrisModel {
                     ),
                 });
             }
-            let owned;
-            let bytes = if c.is_continuous() {
-                c.data_bytes()?
+            pixels.push(if c.is_continuous() {
+                Cow::Borrowed(c.data_bytes()?)
             } else {
-                owned = c.try_clone()?;
-                owned.data_bytes()?
-            };
-            push_planar(
-                &mut self.input,
-                bytes,
-                side,
-                side,
-                side * 3,
-                0.0,
-                1.0 / 255.0,
-            );
+                Cow::Owned(c.try_clone()?.data_bytes()?.to_vec())
+            });
         }
-        let outputs = self.net.run(&self.input, [n, 3, side, side])?;
+        let item = 3 * side * side;
+        let outputs = self.net.run_with([n, 3, side, side], |buf| {
+            for (dst, px) in buf.chunks_exact_mut(item).zip(&pixels) {
+                write_planar(dst, px, side, side, side * 3, 0.0, 1.0 / 255.0);
+            }
+        })?;
         let (contour, iris) = (&outputs[0], &outputs[1]);
         if contour.len() != n * CONTOUR_POINTS * 3 || iris.len() != n * IRIS_POINTS * 3 {
             return Err(GazeError::Model {
