@@ -168,7 +168,7 @@ impl FaceDetector {
         inference: &InferenceConfig,
     ) -> Result<Self> {
         let engine = inference.resolve()?;
-        let net = Network::load(
+        let mut net = Network::load(
             "face_detector",
             FACE_DETECTOR_ONNX,
             path,
@@ -176,6 +176,8 @@ impl FaceDetector {
             engine,
             inference.threads,
         )?;
+        let u = INPUT as usize;
+        net.warm_up([1, 3, u, u])?;
         Ok(FaceDetector {
             net,
             anchors: blazeface_anchors(),

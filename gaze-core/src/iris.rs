@@ -5,12 +5,12 @@
 
 use crate::error::{GazeError, Result};
 use crate::inference::{Engine, InferenceConfig, Network, write_planar};
-use std::borrow::Cow;
 use crate::models::{IRIS_LANDMARK_INT8_ONNX, IRIS_LANDMARK_ONNX};
 use crate::result::{Eye, EyeCorners, Point};
 use opencv::core::{self, Mat, Scalar, Size};
 use opencv::imgproc;
 use opencv::prelude::*;
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 const INPUT: i32 = 64;
@@ -165,11 +165,19 @@ impl IrisModel {
             engine,
             inference.threads,
         )?;
-        Ok(IrisModel {
+        let mut model = IrisModel {
             net,
             scratch: Mat::default(),
             batched: true,
-        })
+        };
+        // The tracker runs both eyes in one batch: compile and warm that up now, not on the
+        // first frame (one batch at a time when the network cannot take two).
+        let side = INPUT as usize;
+        if model.net.warm_up([2, 3, side, side]).is_err() {
+            model.batched = false;
+            model.net.warm_up([1, 3, side, side])?;
+        }
+        Ok(model)
     }
 
     /// The engine the network runs on.
@@ -204,7 +212,10 @@ impl IrisModel {
         let side = INPUT as usize;
         let mut pixels: Vec<Cow<'_, [u8]>> = Vec::with_capacity(n);
         for c in crops {
-            if c.rows() != INPUT || c.cols() != INPUT || c.channels() != 3 || c.depth() != core::CV_8U
+            if c.rows() != INPUT
+                || c.cols() != INPUT
+                || c.channels() != 3
+                || c.depth() != core::CV_8U
             {
                 return Err(GazeError::Model {
                     name: "iris_landmark",

@@ -126,9 +126,7 @@ impl KeypointFlow {
             1e-4,
         )?;
         let (w, h) = (r.width as f32, r.height as f32);
-        let inside = |p: &Point| {
-            p.x >= ox && p.y >= oy && p.x < ox + w && p.y < oy + h
-        };
+        let inside = |p: &Point| p.x >= ox && p.y >= oy && p.x < ox + w && p.y < oy + h;
         let out: Vec<Option<Point>> = (0..self.points.len())
             .map(|i| {
                 let ok = status.get(i).map(|s| s == 1).unwrap_or(false)
@@ -166,7 +164,10 @@ impl KeypointFlow {
 }
 
 /// A grey copy of `image` (a region header is fine: the copy is continuous).
-fn grey(image: &(impl MatTraitConst + opencv::core::ToInputArray), to_gray: Option<i32>) -> Result<Mat> {
+fn grey(
+    image: &(impl MatTraitConst + opencv::core::ToInputArray),
+    to_gray: Option<i32>,
+) -> Result<Mat> {
     let mut g = Mat::default();
     match to_gray {
         Some(code) => imgproc::cvt_color_def(image, &mut g, code)?,

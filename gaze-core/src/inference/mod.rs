@@ -246,6 +246,13 @@ impl Network {
         }
     }
 
+    /// Prepares the network for inputs of `shape` — OpenVINO compiles per batch size — and
+    /// runs it once on zeros, so that the first real frame pays for neither the compilation
+    /// nor the engine's first-run allocations.
+    pub fn warm_up(&mut self, shape: [usize; 4]) -> Result<()> {
+        self.run_with(shape, |buf| buf.fill(0.0)).map(|_| ())
+    }
+
     /// Runs the network on an NCHW f32 input of `shape` that `fill` writes (all of its values)
     /// straight into the engine's input buffer — OpenVINO's input tensor, or a buffer kept for
     /// OpenCV DNN — and returns the outputs (f32, in the order given to [`Network::load`]).
@@ -259,7 +266,6 @@ impl Network {
             Backend::OpenVino(n) => n.run_with(shape, fill),
         }
     }
-
 }
 
 /// Writes an interleaved 8-bit RGB image (`rows` × `cols`, rows `step` bytes apart) into `out`
@@ -279,7 +285,11 @@ pub(crate) fn write_planar(
     for y in 0..rows {
         let row = &rgb[y * step..y * step + cols * 3];
         let o = y * cols;
-        let (r, g, b) = (&mut r[o..o + cols], &mut g[o..o + cols], &mut b[o..o + cols]);
+        let (r, g, b) = (
+            &mut r[o..o + cols],
+            &mut g[o..o + cols],
+            &mut b[o..o + cols],
+        );
         for (x, px) in row.chunks_exact(3).enumerate() {
             r[x] = (px[0] as f32 - mean) * scale;
             g[x] = (px[1] as f32 - mean) * scale;
