@@ -3,8 +3,9 @@
 //!
 //! ```text
 //! cargo run --release -p gaze-examples --bin frame_times -- VIDEO [--every-frame] [--repeat N]
-//!     [--reuse MAX_DIFF] [--engine auto|openvino|opencv]
+//!     [--reuse MAX_DIFF] [--engine auto|openvino|opencv] [--float-iris]
 //! ```
+//! `--float-iris` runs the float iris network on OpenVINO too (default: the int8 one).
 //! The engine that ran is printed on stderr.
 use gaze_core::{EngineChoice, Frame, InferenceConfig, PixelFormat, Tracker, TrackerConfig};
 use opencv::core::Mat;
@@ -65,6 +66,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut tracker = Tracker::new(TrackerConfig {
         inference: InferenceConfig {
             engine,
+            iris_int8: !args.iter().any(|a| a == "--float-iris"),
             ..InferenceConfig::default()
         },
         reuse_max_diff: reuse.unwrap_or(defaults.reuse_max_diff),

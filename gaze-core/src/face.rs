@@ -2,7 +2,7 @@
 //! [−1, 1], 896 SSD anchors, sigmoid scores, weighted non-maximum suppression.
 
 use crate::error::{GazeError, Result};
-use crate::inference::{Engine, InferenceConfig, Network, push_planar};
+use crate::inference::{Engine, InferenceConfig, Network, write_planar};
 use crate::models::FACE_DETECTOR_ONNX;
 use crate::result::{BoundingBox, Face, FaceKeypoints, Point};
 use opencv::core::{self, Mat, Scalar, Size};
@@ -145,7 +145,6 @@ pub struct FaceDetector {
     anchors: Vec<Anchor>,
     letterbox: Mat,
     rgb: Mat,
-    input: Vec<f32>,
     /// Minimum score of a face.
     pub min_score: f32,
     /// IoU above which detections are merged.
@@ -169,7 +168,7 @@ impl FaceDetector {
         inference: &InferenceConfig,
     ) -> Result<Self> {
         let engine = inference.resolve()?;
-        let net = Network::load(
+        let mut net = Network::load(
             "face_detector",
             FACE_DETECTOR_ONNX,
             path,
@@ -177,12 +176,13 @@ impl FaceDetector {
             engine,
             inference.threads,
         )?;
+        let u = INPUT as usize;
+        net.warm_up([1, 3, u, u])?;
         Ok(FaceDetector {
             net,
             anchors: blazeface_anchors(),
             letterbox: Mat::default(),
             rgb: Mat::default(),
-            input: Vec::with_capacity((3 * INPUT * INPUT) as usize),
             min_score,
             nms_threshold: 0.3,
             tile_min_score: 0.75,
@@ -336,18 +336,11 @@ impl FaceDetector {
                 ),
             });
         }
-        self.input.clear();
-        push_planar(
-            &mut self.input,
-            rgb.data_bytes()?,
-            INPUT as usize,
-            INPUT as usize,
-            3 * INPUT as usize,
-            127.5,
-            1.0 / 127.5,
-        );
         let (u, i) = (INPUT as usize, 3usize);
-        let outputs = self.net.run(&self.input, [1, i, u, u])?;
+        let bytes = rgb.data_bytes()?;
+        let outputs = self.net.run_with([1, i, u, u], |buf| {
+            write_planar(buf, bytes, u, u, 3 * u, 127.5, 1.0 / 127.5)
+        })?;
         let (reg, sc) = (&outputs[0], &outputs[1]);
         if reg.len() != NUM_ANCHORS * NUM_COORDS || sc.len() != NUM_ANCHORS {
             return Err(GazeError::Model {

@@ -4,12 +4,13 @@
 //! pixels) are mapped back to image coordinates through the inverse of the crop transform.
 
 use crate::error::{GazeError, Result};
-use crate::inference::{Engine, InferenceConfig, Network, push_planar};
-use crate::models::IRIS_LANDMARK_ONNX;
+use crate::inference::{Engine, InferenceConfig, Network, write_planar};
+use crate::models::{IRIS_LANDMARK_INT8_ONNX, IRIS_LANDMARK_ONNX};
 use crate::result::{Eye, EyeCorners, Point};
 use opencv::core::{self, Mat, Scalar, Size};
 use opencv::imgproc;
 use opencv::prelude::*;
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 const INPUT: i32 = 64;
@@ -137,7 +138,6 @@ impl EyeLandmarks {
 pub struct IrisModel {
     net: Network,
     scratch: Mat,
-    input: Vec<f32>,
     batched: bool,
 }
 
@@ -148,23 +148,36 @@ impl IrisModel {
         Self::with_inference(path, &InferenceConfig::default())
     }
 
-    /// Loads the model on the engine `inference` chooses.
+    /// Loads the model on the engine `inference` chooses: the embedded int8 copy on OpenVINO
+    /// when [`InferenceConfig::iris_int8`] is set and `path` is `None`, else the float network.
     pub fn with_inference(path: Option<&PathBuf>, inference: &InferenceConfig) -> Result<Self> {
         let engine = inference.resolve()?;
+        let embedded = if engine == Engine::OpenVino && inference.iris_int8 {
+            IRIS_LANDMARK_INT8_ONNX
+        } else {
+            IRIS_LANDMARK_ONNX
+        };
         let net = Network::load(
             "iris_landmark",
-            IRIS_LANDMARK_ONNX,
+            embedded,
             path,
             &["output_eyes_contours_and_brows", "output_iris"],
             engine,
             inference.threads,
         )?;
-        Ok(IrisModel {
+        let mut model = IrisModel {
             net,
             scratch: Mat::default(),
-            input: Vec::with_capacity(2 * 3 * (INPUT * INPUT) as usize),
             batched: true,
-        })
+        };
+        // The tracker runs both eyes in one batch: compile and warm that up now, not on the
+        // first frame (one batch at a time when the network cannot take two).
+        let side = INPUT as usize;
+        if model.net.warm_up([2, 3, side, side]).is_err() {
+            model.batched = false;
+            model.net.warm_up([1, 3, side, side])?;
+        }
+        Ok(model)
     }
 
     /// The engine the network runs on.
@@ -197,9 +210,13 @@ impl IrisModel {
     fn forward(&mut self, crops: &[&Mat]) -> Result<(Vec<f32>, Vec<f32>)> {
         let n = crops.len();
         let side = INPUT as usize;
-        self.input.clear();
+        let mut pixels: Vec<Cow<'_, [u8]>> = Vec::with_capacity(n);
         for c in crops {
-            if c.rows() != INPUT || c.cols() != INPUT || c.channels() != 3 {
+            if c.rows() != INPUT
+                || c.cols() != INPUT
+                || c.channels() != 3
+                || c.depth() != core::CV_8U
+            {
                 return Err(GazeError::Model {
                     name: "iris_landmark",
                     message: format!(
@@ -210,24 +227,18 @@ impl IrisModel {
                     ),
                 });
             }
-            let owned;
-            let bytes = if c.is_continuous() {
-                c.data_bytes()?
+            pixels.push(if c.is_continuous() {
+                Cow::Borrowed(c.data_bytes()?)
             } else {
-                owned = c.try_clone()?;
-                owned.data_bytes()?
-            };
-            push_planar(
-                &mut self.input,
-                bytes,
-                side,
-                side,
-                side * 3,
-                0.0,
-                1.0 / 255.0,
-            );
+                Cow::Owned(c.try_clone()?.data_bytes()?.to_vec())
+            });
         }
-        let outputs = self.net.run(&self.input, [n, 3, side, side])?;
+        let item = 3 * side * side;
+        let outputs = self.net.run_with([n, 3, side, side], |buf| {
+            for (dst, px) in buf.chunks_exact_mut(item).zip(&pixels) {
+                write_planar(dst, px, side, side, side * 3, 0.0, 1.0 / 255.0);
+            }
+        })?;
         let (contour, iris) = (&outputs[0], &outputs[1]);
         if contour.len() != n * CONTOUR_POINTS * 3 || iris.len() != n * IRIS_POINTS * 3 {
             return Err(GazeError::Model {

@@ -302,7 +302,10 @@ impl Tracker {
     pub fn new(config: TrackerConfig) -> Result<Self> {
         config.validate()?;
         let engine = config.inference.resolve()?;
-        let fixed = InferenceConfig::fixed(engine, config.inference.threads);
+        let fixed = InferenceConfig {
+            iris_int8: config.inference.iris_int8,
+            ..InferenceConfig::fixed(engine, config.inference.threads)
+        };
         let detector = FaceDetector::with_inference(
             config.models.face_detector.as_ref(),
             config.min_face_score,

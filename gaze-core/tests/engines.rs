@@ -56,7 +56,14 @@ fn openvino() -> Option<InferenceConfig> {
 
 #[test]
 fn both_engines_give_the_same_faces_and_irises_on_the_webcam_clip() {
-    let Some(ov) = openvino() else { return };
+    // The same float networks on both engines (OpenVINO's int8 iris network is checked
+    // against its float original below).
+    let Some(ov) = openvino().map(|c| InferenceConfig {
+        iris_int8: false,
+        ..c
+    }) else {
+        return;
+    };
     let cv = engine_config(EngineChoice::OpenCv);
     let mut det_cv = FaceDetector::with_inference(None, 0.5, &cv).expect("opencv detector");
     let mut det_ov = FaceDetector::with_inference(None, 0.5, &ov).expect("openvino detector");
@@ -149,6 +156,100 @@ fn both_engines_give_the_same_faces_and_irises_on_the_webcam_clip() {
     assert!(med < 0.05, "tracker median iris difference {med} px");
 }
 
+fn percentile(sorted: &[f32], q: f32) -> f32 {
+    sorted[((sorted.len() - 1) as f32 * q).round() as usize]
+}
+
+#[test]
+fn int8_iris_network_stays_within_0_3_px_of_the_float_one_on_the_webcam_clip() {
+    let Some(ov) = openvino() else { return };
+    let float = InferenceConfig {
+        iris_int8: false,
+        ..ov.clone()
+    };
+    let int8 = InferenceConfig {
+        iris_int8: true,
+        ..ov
+    };
+    let mut det = FaceDetector::with_inference(None, 0.5, &float).expect("detector");
+    let mut iris_f = IrisModel::with_inference(None, &float).expect("float iris");
+    let mut iris_q = IrisModel::with_inference(None, &int8).expect("int8 iris");
+    let to_rgb = Some(imgproc::COLOR_BGR2RGB);
+    let clip = frames();
+    // Crops as the tracker makes them while tracking: centred on the (float) irises.
+    let mut d = Vec::new();
+    for img in &clip {
+        let Some(face) = det.detect(img, to_rgb).expect("detect").into_iter().next() else {
+            continue;
+        };
+        let k = face.keypoints;
+        let (l, r) = if k.right_eye.x <= k.left_eye.x {
+            (k.right_eye, k.left_eye)
+        } else {
+            (k.left_eye, k.right_eye)
+        };
+        let first = iris_f
+            .run(img, &EyeRoi::pair(l, r, 1.0), to_rgb)
+            .expect("float iris");
+        let rois = EyeRoi::pair(first[0].iris[0], first[1].iris[0], 1.0);
+        let crops = iris_f.crops(img, &rois, to_rgb).expect("crops");
+        let a = iris_f.infer(&crops, &rois).expect("float");
+        let b = iris_q.infer(&crops, &rois).expect("int8");
+        d.extend(a.iter().zip(&b).map(|(x, y)| x.iris[0].dist(y.iris[0])));
+    }
+    d.sort_by(f32::total_cmp);
+    assert!(d.len() >= 490, "{} eyes", d.len());
+    let (med, p90, max) = (percentile(&d, 0.5), percentile(&d, 0.9), d[d.len() - 1]);
+    eprintln!(
+        "int8 vs float iris centres, {} eyes: median {med:.3} px, p90 {p90:.3}, max {max:.3}",
+        d.len()
+    );
+    assert!(med <= 0.15, "median {med} px");
+    assert!(p90 <= 0.3, "p90 {p90} px");
+
+    // The whole tracker (crop reuse off, so every frame runs the network): int8 vs float.
+    let run = |inference: InferenceConfig| {
+        let mut t = Tracker::new(TrackerConfig {
+            inference,
+            reuse_max_diff: 0.0,
+            ..TrackerConfig::default()
+        })
+        .expect("tracker");
+        clip.iter()
+            .enumerate()
+            .map(|(n, img)| {
+                let f = Frame::packed(
+                    img.data_bytes().expect("bytes"),
+                    640,
+                    480,
+                    PixelFormat::Bgr8,
+                    n as f64 * 40.0,
+                )
+                .expect("frame");
+                t.process(&f).expect("process")
+            })
+            .collect::<Vec<_>>()
+    };
+    let (rf, rq) = (run(float), run(int8));
+    let mut diffs: Vec<f32> = rf
+        .iter()
+        .zip(&rq)
+        .flat_map(|(a, b)| {
+            [
+                a.left_eye.as_ref().zip(b.left_eye.as_ref()),
+                a.right_eye.as_ref().zip(b.right_eye.as_ref()),
+            ]
+        })
+        .flatten()
+        .map(|(a, b)| a.center.dist(b.center))
+        .collect();
+    diffs.sort_by(f32::total_cmp);
+    assert!(diffs.len() >= 490, "{} eyes", diffs.len());
+    let (med, p90) = (percentile(&diffs, 0.5), percentile(&diffs, 0.9));
+    eprintln!("tracker int8 vs float: median {med:.3} px, p90 {p90:.3}");
+    assert!(med <= 0.3, "tracker median {med} px");
+}
+
 #[test]
 fn auto_without_openvino_falls_back_to_opencv() {
     let empty = std::env::temp_dir().join(format!("gaze-no-openvino-{}", std::process::id()));
@@ -157,7 +258,7 @@ fn auto_without_openvino_falls_back_to_opencv() {
         inference: InferenceConfig {
             engine: EngineChoice::Auto,
             openvino_library: Some(empty.clone()),
-            threads: 1,
+            ..InferenceConfig::default()
         },
         ..TrackerConfig::default()
     })
@@ -173,7 +274,7 @@ fn explicit_openvino_with_a_bad_path_is_a_typed_error() {
             inference: InferenceConfig {
                 engine: EngineChoice::OpenVino,
                 openvino_library: Some(bad.into()),
-                threads: 1,
+                ..InferenceConfig::default()
             },
             ..TrackerConfig::default()
         };

@@ -13,6 +13,8 @@ pub(crate) struct CvNetwork {
     out_names: Vector<String>,
     outputs: Vector<Mat>,
     results: Vec<Vec<f32>>,
+    /// Input buffer filled by `run_with`.
+    input: Vec<f32>,
 }
 
 impl CvNetwork {
@@ -35,11 +37,28 @@ impl CvNetwork {
             out_names,
             outputs: Vector::new(),
             results: vec![Vec::new(); outputs.len()],
+            input: Vec::new(),
         })
     }
 
-    /// Runs the network; see `Network::run`.
-    pub(super) fn run(&mut self, input: &[f32], shape: [usize; 4]) -> Result<&[Vec<f32>]> {
+    /// Runs the network on the input `fill` writes; see `Network::run_with`.
+    pub(super) fn run_with(
+        &mut self,
+        shape: [usize; 4],
+        fill: impl FnOnce(&mut [f32]),
+    ) -> Result<&[Vec<f32>]> {
+        let mut input = std::mem::take(&mut self.input);
+        input.clear();
+        input.resize(shape.iter().product(), 0.0);
+        fill(&mut input);
+        let done = self.forward(&input, shape);
+        self.input = input;
+        done?;
+        Ok(&self.results)
+    }
+
+    /// Runs the network on `input` (the product of `shape` values) into `self.results`.
+    fn forward(&mut self, input: &[f32], shape: [usize; 4]) -> Result<()> {
         let dims: Vec<i32> = shape
             .iter()
             .map(|&d| i32::try_from(d))
@@ -48,8 +67,8 @@ impl CvNetwork {
                 name: self.name,
                 message: format!("input shape {shape:?} too large"),
             })?;
-        // SAFETY: `input` holds exactly the product of `dims` f32 values (checked by
-        // `Network::run`) and outlives `blob`, which OpenCV only reads (set_input copies it).
+        // SAFETY: `input` holds exactly the product of `dims` f32 values (`run_with` sized
+        // it) and outlives `blob`, which OpenCV only reads (set_input copies it).
         let blob = unsafe {
             Mat::new_nd_with_data_unsafe_def(
                 &dims,
@@ -63,7 +82,7 @@ impl CvNetwork {
             let values = self.output_f32(i)?;
             self.results[i] = values;
         }
-        Ok(&self.results)
+        Ok(())
     }
 
     /// Output `i` as f32, dequantising int8 outputs of a quantised network.

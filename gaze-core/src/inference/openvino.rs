@@ -272,8 +272,13 @@ impl OvNetwork {
         Ok(self.compiled.len() - 1)
     }
 
-    /// Runs the network; see `Network::run`.
-    pub(super) fn run(&mut self, input: &[f32], shape: [usize; 4]) -> Result<&[Vec<f32>]> {
+    /// Runs the network on the input `fill` writes into the request's input tensor; see
+    /// `Network::run_with`.
+    pub(super) fn run_with(
+        &mut self,
+        shape: [usize; 4],
+        fill: impl FnOnce(&mut [f32]),
+    ) -> Result<&[Vec<f32>]> {
         let name = self.name;
         if let Some(hw) = self.input_hw {
             if hw != [shape[1], shape[2], shape[3]] {
@@ -293,17 +298,17 @@ impl OvNetwork {
             let data = t
                 .get_data_mut::<f32>()
                 .map_err(ov_err(name, "input data"))?;
-            if data.len() != input.len() {
+            let want: usize = shape.iter().product();
+            if data.len() != want {
                 return Err(GazeError::Model {
                     name,
                     message: format!(
-                        "input tensor holds {} values, got {}",
-                        data.len(),
-                        input.len()
+                        "input tensor holds {} values, shape {shape:?} needs {want}",
+                        data.len()
                     ),
                 });
             }
-            data.copy_from_slice(input);
+            fill(data);
         }
         c.request.infer().map_err(ov_err(name, "infer"))?;
         for (k, out_name) in self.outputs.iter().enumerate() {
