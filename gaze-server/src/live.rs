@@ -355,7 +355,7 @@ impl LiveSession {
     /// Where the accounting resumed, for track socket number `socket` (from
     /// [`LiveSession::attach`]) when this instance restored the session from a checkpoint and
     /// no client has confirmed it yet: every socket attaching until then gets it, and frames
-    /// accounted provisionally for an earlier socket are discarded (see [`PendingResume`]).
+    /// accounted provisionally for an earlier socket are discarded (see `PendingResume`).
     pub fn resume_for(&self, socket: u64) -> Option<ResumeInfo> {
         let mut guard = lock(&self.engine);
         let e = &mut *guard;
@@ -660,7 +660,7 @@ fn hold(st: &SharedState, live: &Arc<LiveSession>, socket: u64, text: String) {
 }
 
 /// Called after a frame reply was delivered on track socket `socket`: the
-/// [`CONFIRMING_REPLIES`]th one after its `resumed` event confirms the restore. The live
+/// `CONFIRMING_REPLIES`-th one after its `resumed` event confirms the restore. The live
 /// feed then gets the `resumed` event and the replies held back so far, and frames are
 /// checkpointed again.
 pub fn confirm_reply(st: &SharedState, live: &Arc<LiveSession>, socket: u64) {
