@@ -19,7 +19,7 @@ const MODEL: [[f32; 3]; 6] = [
     [0.0, 33.0, 12.0],
 ];
 
-/// The 2D points [`HeadPoseEstimator::estimate`] needs, in [`MODEL`] order.
+/// The 2D points [`HeadPoseEstimator::estimate`] needs, in the order of the 3D model points (`MODEL`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PosePoints {
     /// Subject's right eye outer corner.
