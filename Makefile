@@ -107,7 +107,7 @@ wheel: deps-test
 ## C library: committed header check, track_image.c against the .so and the .a, valgrind;
 ## then the distribution tarball alone (pkg-config, system OpenCV hidden, valgrind).
 test-c:
-	$(CARGO) test --workspace --test header
+	scripts/run-test.sh header
 	$(OV_ENV) bindings/c/tests/run_c_tests.sh
 	bindings/c/tests/run_dist_tests.sh
 

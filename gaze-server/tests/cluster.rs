@@ -786,10 +786,15 @@ async fn a_frozen_owner_is_fenced_after_a_takeover() {
     owner.signal("-STOP");
     let frozen_at = Instant::now();
     c.run(Instant::now() + Duration::from_secs(6)).await;
-    assert_eq!(c.outages.len(), 1, "one reconnect");
+    // Usually one reconnect; a second when the balancer, which has not yet marked the frozen
+    // instance down, sent the first attempt back to it. The session must end up elsewhere.
+    assert!(!c.outages.is_empty(), "a reconnect");
     let (_, ev) = c.resumed.last().expect("resumed");
     assert_ne!(ev["instance"], owner_name.as_str(), "{ev}");
-    let resumed_after = c.outages[0].1.duration_since(frozen_at).as_secs_f64();
+    let resumed_after = c.outages[c.outages.len() - 1]
+        .1
+        .duration_since(frozen_at)
+        .as_secs_f64();
     let new_owner = ev["instance"].as_str().expect("instance").to_string();
 
     // The old owner wakes up: its lease renewal / checkpoint is refused, it drops the
@@ -800,6 +805,7 @@ async fn a_frozen_owner_is_fenced_after_a_takeover() {
         .await
         .expect("rec")
         .checkpoint_seq;
+    let outages_before_wake = c.outages.len();
     owner.signal("-CONT");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -825,7 +831,7 @@ async fn a_frozen_owner_is_fenced_after_a_takeover() {
     c.run(Instant::now() + Duration::from_secs(2)).await;
     assert_eq!(
         c.outages.len(),
-        1,
+        outages_before_wake,
         "no reconnect after the old owner woke up"
     );
     let rec = fleet.store.get_session(&c.id).await.expect("rec");
