@@ -8,7 +8,8 @@
 use gaze_core::face::FaceDetector;
 use gaze_core::iris::{EyeRoi, IrisModel};
 use gaze_core::{
-    Engine, EngineChoice, Frame, GazeError, InferenceConfig, PixelFormat, Tracker, TrackerConfig,
+    Engine, EngineChoice, Frame, FrameResult, GazeError, InferenceConfig, PixelFormat, Tracker,
+    TrackerConfig,
 };
 use opencv::core::Mat;
 use opencv::imgproc;
@@ -116,25 +117,13 @@ fn both_engines_give_the_same_faces_and_irises_on_the_webcam_clip() {
 
     // The whole tracker on both engines: same decisions, same eyes.
     let run = |inference: InferenceConfig| {
-        let mut t = Tracker::new(TrackerConfig {
-            inference,
-            ..TrackerConfig::default()
-        })
-        .expect("tracker");
-        clip.iter()
-            .enumerate()
-            .map(|(n, img)| {
-                let f = Frame::packed(
-                    img.data_bytes().expect("bytes"),
-                    640,
-                    480,
-                    PixelFormat::Bgr8,
-                    n as f64 * 40.0,
-                )
-                .expect("frame");
-                t.process(&f).expect("process")
-            })
-            .collect::<Vec<_>>()
+        track_clip(
+            &clip,
+            TrackerConfig {
+                inference,
+                ..TrackerConfig::default()
+            },
+        )
     };
     let (ra, rb) = (run(cv), run(ov));
     let mut diffs: Vec<f32> = ra
@@ -154,6 +143,25 @@ fn both_engines_give_the_same_faces_and_irises_on_the_webcam_clip() {
     let med = diffs[diffs.len() / 2];
     eprintln!("tracker: median left-iris difference {med:.4} px");
     assert!(med < 0.05, "tracker median iris difference {med} px");
+}
+
+/// Every frame of `clip` (25 fps timestamps) through one tracker built from `config`.
+fn track_clip(clip: &[Mat], config: TrackerConfig) -> Vec<FrameResult> {
+    let mut t = Tracker::new(config).expect("tracker");
+    clip.iter()
+        .enumerate()
+        .map(|(n, img)| {
+            let f = Frame::packed(
+                img.data_bytes().expect("bytes"),
+                640,
+                480,
+                PixelFormat::Bgr8,
+                n as f64 * 40.0,
+            )
+            .expect("frame");
+            t.process(&f).expect("process")
+        })
+        .collect()
 }
 
 fn percentile(sorted: &[f32], q: f32) -> f32 {
@@ -209,26 +217,14 @@ fn int8_iris_network_stays_within_0_3_px_of_the_float_one_on_the_webcam_clip() {
 
     // The whole tracker (crop reuse off, so every frame runs the network): int8 vs float.
     let run = |inference: InferenceConfig| {
-        let mut t = Tracker::new(TrackerConfig {
-            inference,
-            reuse_max_diff: 0.0,
-            ..TrackerConfig::default()
-        })
-        .expect("tracker");
-        clip.iter()
-            .enumerate()
-            .map(|(n, img)| {
-                let f = Frame::packed(
-                    img.data_bytes().expect("bytes"),
-                    640,
-                    480,
-                    PixelFormat::Bgr8,
-                    n as f64 * 40.0,
-                )
-                .expect("frame");
-                t.process(&f).expect("process")
-            })
-            .collect::<Vec<_>>()
+        track_clip(
+            &clip,
+            TrackerConfig {
+                inference,
+                reuse_max_diff: 0.0,
+                ..TrackerConfig::default()
+            },
+        )
     };
     let (rf, rq) = (run(float), run(int8));
     let mut diffs: Vec<f32> = rf
