@@ -34,6 +34,8 @@ loadtest-cluster: deps
 
 ## Installs what is needed, then runs every check and test.
 test: deps-test lint docs test-rust test-web test-schemathesis test-python test-c publish-check
+## A whole run builds each crate once: incremental caches would only cost disk (and time).
+test: export CARGO_INCREMENTAL := 0
 
 deps:
 	scripts/setup.sh base
