@@ -293,3 +293,77 @@ fn engine_choice_round_trips_through_json() {
     assert_eq!(c.inference.threads, 2);
     assert!(serde_json::from_str::<TrackerConfig>(r#"{"inference":{"engine":"cuda"}}"#).is_err());
 }
+
+/// Trackers share OpenVINO's compiled networks: six trackers driven from three threads at
+/// once compile at most one copy of each network per core, and a copy that served another
+/// tracker leaves nothing behind (two trackers fed the same frames give the same results).
+#[test]
+fn trackers_share_compiled_openvino_networks() {
+    let Some(ov) = openvino() else { return };
+    let clip = frames();
+    let clip = &clip[..30];
+    let config = TrackerConfig {
+        inference: ov,
+        ..TrackerConfig::default()
+    };
+    let results: Vec<Vec<Vec<FrameResult>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                let config = config.clone();
+                s.spawn(move || {
+                    // Two trackers per thread, interleaved frame by frame.
+                    let mut ts = [
+                        Tracker::new(config.clone()).expect("tracker"),
+                        Tracker::new(config).expect("tracker"),
+                    ];
+                    let mut out = vec![Vec::new(), Vec::new()];
+                    for (n, img) in clip.iter().enumerate() {
+                        for (t, o) in ts.iter_mut().zip(out.iter_mut()) {
+                            let f = Frame::packed(
+                                img.data_bytes().expect("bytes"),
+                                640,
+                                480,
+                                PixelFormat::Bgr8,
+                                n as f64 * 40.0,
+                            )
+                            .expect("frame");
+                            o.push(t.process(&f).expect("process"));
+                        }
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let copies = gaze_core::inference::openvino_compiled_copies();
+    eprintln!("compiled copies after 6 trackers on 3 threads ({cores} cores): {copies:?}");
+    assert!(copies.len() >= 2, "face and iris networks: {copies:?}");
+    for (name, n) in &copies {
+        assert!(
+            *n >= 1 && *n <= cores,
+            "{name}: {n} compiled copies on {cores} cores"
+        );
+    }
+    let json = |r: &FrameResult| serde_json::to_string(r).expect("json");
+    for per_thread in &results {
+        assert_eq!(per_thread[0].len(), clip.len());
+        assert!(per_thread[0].iter().filter(|r| r.face.is_some()).count() >= 25);
+        for (a, b) in per_thread[0].iter().zip(&per_thread[1]) {
+            assert_eq!(json(a), json(b), "same frames, same results");
+        }
+    }
+    for other in &results[1..] {
+        for (a, b) in results[0][0].iter().zip(&other[0]) {
+            assert_eq!(
+                json(a),
+                json(b),
+                "same frames on another thread, same results"
+            );
+        }
+    }
+}

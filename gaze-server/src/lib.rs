@@ -66,6 +66,14 @@ impl Server {
             finalize_stale(&state).await;
         }
         spawn_background(&state);
+        let workers = state.config.worker_count();
+        let ready = state.clone();
+        tokio::task::spawn_blocking(move || {
+            live::warm_up_networks(workers);
+            ready
+                .networks_ready
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        });
         let app = routes::app(state.clone());
         let mut stop = state.shutdown_signal();
         let task = tokio::spawn(async move {

@@ -261,6 +261,10 @@ pub struct LiveSession {
     /// Set (with a reason) when the session left this instance: its sockets close with
     /// [`CLOSE_MOVED`] and the client reconnects (to any instance).
     moved_tx: watch::Sender<Option<&'static str>>,
+    /// Set with [`Engine::pending`] (a restore no client confirmed yet), so that the frame
+    /// path checks it without taking the engine lock — which a frame being tracked holds for
+    /// milliseconds, and async code must not wait for.
+    resume_pending: AtomicBool,
 }
 
 /// WebSocket close code sent when a session moved to another instance: reconnect.
@@ -334,6 +338,7 @@ impl LiveSession {
             publisher: OnceLock::new(),
             lease_token: AtomicU64::new(lease_token),
             moved_tx: watch::channel(None).0,
+            resume_pending: AtomicBool::new(false),
         })
     }
 
@@ -357,6 +362,9 @@ impl LiveSession {
     /// no client has confirmed it yet: every socket attaching until then gets it, and frames
     /// accounted provisionally for an earlier socket are discarded (see `PendingResume`).
     pub fn resume_for(&self, socket: u64) -> Option<ResumeInfo> {
+        if !self.resume_pending.load(Ordering::SeqCst) {
+            return None;
+        }
         let mut guard = lock(&self.engine);
         let e = &mut *guard;
         let p = e.pending.as_mut()?;
@@ -401,11 +409,31 @@ impl LiveSession {
     pub fn prepare(self: &Arc<Self>) {
         let engine = self.engine.clone();
         tokio::task::spawn_blocking(move || {
-            let mut e = lock(&engine);
-            if let Err(err) = ensure_tracker(&mut e) {
-                tracing::warn!(error = %err, "cannot create tracker");
+            {
+                let e = lock(&engine);
+                if e.tracker.is_some() || e.final_report.is_some() {
+                    return;
+                }
+            }
+            // Created without the engine lock: readers of the session (reports, resume
+            // checks) do not wait for the model loading.
+            match new_tracker() {
+                Ok(mut t) => {
+                    let mut e = lock(&engine);
+                    if e.tracker.is_none() && e.final_report.is_none() {
+                        t.set_calibration(e.calibration.clone());
+                        e.tracker = Some(t);
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "cannot create tracker"),
             }
         });
+    }
+
+    /// Marks a restore from a checkpoint that a client must confirm (see [`PendingResume`]).
+    fn set_pending(&self, p: PendingResume) {
+        lock(&self.engine).pending = Some(p);
+        self.resume_pending.store(true, Ordering::SeqCst);
     }
 
     /// The running report (without ending the session).
@@ -460,13 +488,48 @@ impl LiveRegistry {
     }
 }
 
+/// A tracker with the default configuration (the networks are compiled once per process
+/// and shared, so this is quick after the first).
+fn new_tracker() -> AppResult<Tracker> {
+    let t0 = Instant::now();
+    let t = Tracker::new(TrackerConfig::default())
+        .map_err(|err| AppError::Internal(format!("cannot create tracker: {err}")))?;
+    tracing::debug!(
+        ms = t0.elapsed().as_secs_f64() * 1000.0,
+        engine = t.engine().name(),
+        "tracker created"
+    );
+    Ok(t)
+}
+
+/// Loads the networks and compiles one copy of each per worker (OpenVINO), so that the
+/// first sessions do not wait for compilations; logs the engine and how long it took.
+pub fn warm_up_networks(workers: usize) {
+    let t0 = Instant::now();
+    let engine = match Tracker::new(TrackerConfig::default()) {
+        Ok(t) => t.engine(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot load the tracking networks");
+            return;
+        }
+    };
+    if let Err(e) = gaze_core::inference::openvino_prepare_copies(workers) {
+        tracing::warn!(error = %e, "cannot compile the networks for every worker");
+    }
+    tracing::info!(
+        engine = engine.name(),
+        ms = t0.elapsed().as_secs_f64() * 1000.0,
+        copies = ?gaze_core::inference::openvino_compiled_copies(),
+        "tracking networks ready"
+    );
+}
+
 fn ensure_tracker(e: &mut Engine) -> AppResult<&mut Tracker> {
     if e.final_report.is_some() {
         return Err(AppError::Conflict("session has ended".into()));
     }
     if e.tracker.is_none() {
-        let mut t = Tracker::new(TrackerConfig::default())
-            .map_err(|err| AppError::Internal(format!("cannot create tracker: {err}")))?;
+        let mut t = new_tracker()?;
         t.set_calibration(e.calibration.clone());
         e.tracker = Some(t);
     }
@@ -664,12 +727,16 @@ fn hold(st: &SharedState, live: &Arc<LiveSession>, socket: u64, text: String) {
 /// feed then gets the `resumed` event and the replies held back so far, and frames are
 /// checkpointed again.
 pub fn confirm_reply(st: &SharedState, live: &Arc<LiveSession>, socket: u64) {
+    if !live.resume_pending.load(Ordering::SeqCst) {
+        return;
+    }
     let confirmed = {
         let mut e = lock(&live.engine);
         match e.pending.as_mut() {
             Some(p) if p.socket == socket => {
                 p.replies += 1;
                 if p.replies >= CONFIRMING_REPLIES {
+                    live.resume_pending.store(false, Ordering::SeqCst);
                     e.pending.take()
                 } else {
                     None
@@ -1073,7 +1140,7 @@ async fn restore(st: &SharedState, id: &str, token: u64) -> AppResult<Arc<LiveSe
         rec.checkpoint_seq,
         token,
     );
-    lock(&live.engine).pending = Some(pending);
+    live.set_pending(pending);
     live.prepare();
     st.live.insert(live.clone());
     Ok(live)

@@ -31,6 +31,9 @@ pub struct AppState {
     pub instance_id: String,
     /// Takeovers of sessions in progress on this instance.
     pub takeovers: crate::live::Takeovers,
+    /// Set once the tracking networks are loaded (and, on OpenVINO, compiled once per
+    /// worker) at start-up; sessions before that wait for them.
+    pub networks_ready: std::sync::atomic::AtomicBool,
     shutdown_tx: watch::Sender<bool>,
 }
 
@@ -75,6 +78,7 @@ impl AppState {
             limits,
             instance_id,
             takeovers: Default::default(),
+            networks_ready: Default::default(),
             shutdown_tx,
         })
     }

@@ -197,6 +197,32 @@ pub fn openvino_library() -> Option<PathBuf> {
     openvino::loaded_path()
 }
 
+/// OpenVINO networks compiled in this process: (network name, compiled copies), one entry per
+/// network and configuration (float or int8 iris, thread count).
+///
+/// Trackers do not compile networks of their own: every inference takes an idle compiled
+/// copy of its network from a process-wide pool and gives it back, so a process holds at
+/// most one copy per `threads` cores of each network however many trackers it runs (a
+/// server with 50 live sessions on 2 cores: 2), and a tracker created after the first
+/// compiles nothing. Empty when OpenVINO is not in use.
+pub fn openvino_compiled_copies() -> Vec<(&'static str, usize)> {
+    if openvino::loaded_path().is_none() {
+        return Vec::new();
+    }
+    openvino::compiled_copies()
+}
+
+/// Compiles `copies` copies of every OpenVINO network loaded so far (at most one per
+/// `threads` cores; see [`openvino_compiled_copies`]), so that the first frames of
+/// concurrent trackers do not wait for compilations: a server calls it at start-up with its
+/// worker count, after creating one tracker. Does nothing when OpenVINO is not in use.
+pub fn openvino_prepare_copies(copies: usize) -> Result<()> {
+    if openvino::loaded_path().is_none() {
+        return Ok(());
+    }
+    openvino::prepare_copies(copies)
+}
+
 /// One network on one engine. Inputs are NCHW f32 (`[n, 3, h, w]`); outputs come back in the
 /// order of the names given at load time, as f32.
 pub(crate) struct Network {

@@ -1,5 +1,6 @@
 //! The OpenVINO engine: finds and loads `libopenvino_c` at run time, compiles a network per
 //! batch size on the CPU with one inference thread (configurable), runs it synchronously.
+//! Compiled networks are shared by every tracker of the process (see [`Pool`]).
 
 use super::{OPENVINO_LIB_ENV, announce_openvino};
 use crate::error::{GazeError, Result};
@@ -8,7 +9,7 @@ use openvino::{
     Shape, Tensor,
 };
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 /// The file name the dynamic loader is asked for on the usual library path.
 const LIB_NAME: &str = "libopenvino_c.so";
@@ -165,27 +166,247 @@ struct Compiled {
     _model: CompiledModel,
 }
 
-/// A network on OpenVINO.
-pub(crate) struct OvNetwork {
-    pub(super) name: &'static str,
+/// One compiled copy of a network: its own model (reshaped per batch size) and one request
+/// per batch size. Runs one inference at a time.
+struct Instance {
+    name: &'static str,
     model: Model,
     threads: u32,
     outputs: Vec<&'static str>,
     compiled: Vec<Compiled>,
-    /// Output buffers handed back by [`OvNetwork::run`].
-    results: Vec<Vec<f32>>,
-    /// Input dims the model was last reshaped to.
-    input_hw: Option<[usize; 3]>,
+    /// Input dims (C, H, W) of the model.
+    input_hw: [usize; 3],
 }
 
 // SAFETY: `Model` and `CompiledModel`/`InferRequest` are used only through `&mut self` from one
-// thread at a time; OpenVINO objects may move between threads (the crate marks them Send,
-// `Model` also Sync).
-unsafe impl Send for OvNetwork {}
+// thread at a time (an instance is either idle in its pool, behind the pool's mutex, or checked
+// out by exactly one caller); OpenVINO objects may move between threads (the crate marks them
+// Send, `Model` also Sync).
+unsafe impl Send for Instance {}
+
+/// Every compiled copy of one network (same ONNX bytes, outputs and thread count) in this
+/// process, shared by all trackers.
+///
+/// Compiling a network takes hundreds of milliseconds (seconds when several trackers start
+/// at once), and a compiled copy can run one inference at a time. A tracker therefore does
+/// not own a compiled copy: each inference takes an idle one from the pool and puts it back,
+/// so a process holds as many copies as it ran inferences of this network at the same time
+/// (a server: about one per worker thread), however many trackers it has, and a new tracker
+/// compiles nothing once the first one did.
+struct Pool {
+    name: &'static str,
+    onnx: Vec<u8>,
+    outputs: Vec<&'static str>,
+    threads: u32,
+    /// Most copies: one per `threads` cores (more copies than that would only queue for the
+    /// same cores). A caller finding every copy busy waits for one.
+    cap: usize,
+    state: Mutex<PoolState>,
+    /// Signalled when a copy goes back idle (or a compilation failed).
+    returned: Condvar,
+    /// Batch sizes compiled so far: a new copy compiles (and runs once) all of them, so no
+    /// frame pays for a compilation once a batch size was used.
+    batches: Mutex<Vec<usize>>,
+}
+
+#[derive(Default)]
+struct PoolState {
+    idle: Vec<Instance>,
+    /// Copies made (idle or checked out) or being compiled.
+    made: usize,
+    /// Input dims (C, H, W), known once a copy was read.
+    input_hw: Option<[usize; 3]>,
+}
+
+/// Identity of a pool: network name, size and hash of the ONNX bytes, outputs, threads.
+type PoolKey = (&'static str, usize, u64, Vec<&'static str>, u32);
+
+fn pools() -> MutexGuard<'static, Vec<(PoolKey, Arc<Pool>)>> {
+    static POOLS: Mutex<Vec<(PoolKey, Arc<Pool>)>> = Mutex::new(Vec::new());
+    POOLS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Pool {
+    /// The pool of this network, made (empty) on first use.
+    fn of(name: &'static str, onnx: &[u8], outputs: &[&'static str], threads: u32) -> Arc<Pool> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        onnx.hash(&mut h);
+        let key: PoolKey = (name, onnx.len(), h.finish(), outputs.to_vec(), threads);
+        let mut all = pools();
+        if let Some((_, p)) = all.iter().find(|(k, _)| *k == key) {
+            return p.clone();
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let p = Arc::new(Pool {
+            name,
+            onnx: onnx.to_vec(),
+            outputs: outputs.to_vec(),
+            threads,
+            cap: (cores / threads.max(1) as usize).max(1),
+            state: Mutex::new(PoolState::default()),
+            returned: Condvar::new(),
+            batches: Mutex::new(vec![1]),
+        });
+        all.push((key, p.clone()));
+        p
+    }
+
+    /// An idle copy; a new one (compiled for every batch size used so far) while fewer than
+    /// `cap` exist; otherwise waits until one is given back.
+    fn take(&self) -> Result<Instance> {
+        let mut st = relock(&self.state);
+        loop {
+            if let Some(i) = st.idle.pop() {
+                return Ok(i);
+            }
+            if st.made < self.cap {
+                st.made += 1;
+                drop(st);
+                let made = self.compile();
+                if made.is_err() {
+                    relock(&self.state).made -= 1;
+                    self.returned.notify_one();
+                }
+                return made;
+            }
+            st = self.returned.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// A new copy, compiled and run once for every batch size used so far.
+    fn compile(&self) -> Result<Instance> {
+        let mut inst = Instance::read(self.name, &self.onnx, &self.outputs, self.threads)?;
+        let batches = relock(&self.batches).clone();
+        let mut scratch = vec![Vec::new(); self.outputs.len()];
+        for b in batches {
+            let [c, h, w] = inst.input_hw;
+            inst.run_with([b, c, h, w], |buf| buf.fill(0.0), &mut scratch)?;
+        }
+        relock(&self.state).input_hw = Some(inst.input_hw);
+        Ok(inst)
+    }
+
+    /// Puts a copy back for the next inference.
+    fn give_back(&self, inst: Instance) {
+        {
+            let mut b = relock(&self.batches);
+            for c in &inst.compiled {
+                if !b.contains(&c.batch) {
+                    b.push(c.batch);
+                }
+            }
+        }
+        relock(&self.state).idle.push(inst);
+        self.returned.notify_one();
+    }
+
+    /// Input dims (C, H, W): from an existing copy, or by compiling (or waiting for) one.
+    fn input_hw(&self) -> Result<[usize; 3]> {
+        if let Some(hw) = relock(&self.state).input_hw {
+            return Ok(hw);
+        }
+        let inst = self.take()?;
+        let hw = inst.input_hw;
+        self.give_back(inst);
+        Ok(hw)
+    }
+}
+
+/// Compiled copies (idle or running) of each network in this process, by network name.
+pub(super) fn compiled_copies() -> Vec<(&'static str, usize)> {
+    pools()
+        .iter()
+        .map(|(_, p)| (p.name, relock(&p.state).made))
+        .collect()
+}
+
+/// Grows the pool of every network loaded so far to `copies` compiled copies (at most its
+/// cap), each compiled and run once for every batch size used so far.
+pub(super) fn prepare_copies(copies: usize) -> Result<()> {
+    let all: Vec<Arc<Pool>> = pools().iter().map(|(_, p)| p.clone()).collect();
+    for p in all {
+        let want = copies.min(p.cap);
+        let mut taken = Vec::new();
+        let mut result = Ok(());
+        // Taking `want` copies at once makes the pool compile the missing ones.
+        while taken.len() < want {
+            match p.take() {
+                Ok(i) => taken.push(i),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        for i in taken {
+            p.give_back(i);
+        }
+        result?;
+    }
+    Ok(())
+}
+
+/// A network on OpenVINO: a handle on the process-wide [`Pool`] of its compiled copies, with
+/// the outputs of its last run.
+pub(crate) struct OvNetwork {
+    pub(super) name: &'static str,
+    pool: Arc<Pool>,
+    /// Input dims (C, H, W) of the model.
+    input_hw: [usize; 3],
+    /// Output buffers handed back by [`OvNetwork::run`].
+    results: Vec<Vec<f32>>,
+}
 
 impl OvNetwork {
-    /// Reads the ONNX bytes and compiles the network for batch 1.
+    /// The network of these ONNX bytes, compiled for batch 1 unless this process already has
+    /// a compiled copy of it (then nothing is compiled).
     pub(super) fn load(
+        name: &'static str,
+        onnx: &[u8],
+        outputs: &[&'static str],
+        threads: u32,
+    ) -> Result<Self> {
+        let pool = Pool::of(name, onnx, outputs, threads);
+        let input_hw = pool.input_hw()?;
+        Ok(OvNetwork {
+            name,
+            pool,
+            input_hw,
+            results: vec![Vec::new(); outputs.len()],
+        })
+    }
+
+    /// Runs the network on the input `fill` writes into the request's input tensor; see
+    /// `Network::run_with`.
+    pub(super) fn run_with(
+        &mut self,
+        shape: [usize; 4],
+        fill: impl FnOnce(&mut [f32]),
+    ) -> Result<&[Vec<f32>]> {
+        let hw = self.input_hw;
+        if hw != [shape[1], shape[2], shape[3]] {
+            return Err(GazeError::Model {
+                name: self.name,
+                message: format!("input shape {shape:?} does not fit the network ({hw:?})"),
+            });
+        }
+        let mut inst = self.pool.take()?;
+        let out = inst.run_with(shape, fill, &mut self.results);
+        // A failed run leaves the copy usable (the next run writes a whole new input).
+        self.pool.give_back(inst);
+        out?;
+        Ok(&self.results)
+    }
+}
+
+impl Instance {
+    /// Reads the ONNX bytes and compiles the network for batch 1.
+    fn read(
         name: &'static str,
         onnx: &[u8],
         outputs: &[&'static str],
@@ -202,17 +423,27 @@ impl OvNetwork {
             core.read_model_from_buffer(onnx, Some(&empty))
                 .map_err(ov_err(name, "cannot parse ONNX"))?
         };
-        let mut net = OvNetwork {
+        let input = model.get_input_by_index(0).map_err(ov_err(name, "input"))?;
+        let shape = input
+            .get_partial_shape()
+            .map_err(ov_err(name, "input shape"))?;
+        let dims: Vec<i64> = shape.get_dimensions().iter().map(|d| d.get_min()).collect();
+        if dims.len() != 4 || dims[1..].iter().any(|&d| d <= 0) {
+            return Err(GazeError::Model {
+                name,
+                message: format!("expected a 4-d input with fixed C, H, W; the model has {dims:?}"),
+            });
+        }
+        let mut inst = Instance {
             name,
             model,
             threads,
             outputs: outputs.to_vec(),
             compiled: Vec::new(),
-            results: vec![Vec::new(); outputs.len()],
-            input_hw: None,
+            input_hw: [dims[1] as usize, dims[2] as usize, dims[3] as usize],
         };
-        net.compiled_for(1)?;
-        Ok(net)
+        inst.compiled_for(1)?;
+        Ok(inst)
     }
 
     /// The request compiled for `batch` (compiled on first use).
@@ -228,21 +459,15 @@ impl OvNetwork {
         let shape = input
             .get_partial_shape()
             .map_err(ov_err(name, "input shape"))?;
-        let dims: Vec<i64> = shape.get_dimensions().iter().map(|d| d.get_min()).collect();
-        if dims.len() != 4 {
-            return Err(GazeError::Model {
-                name,
-                message: format!("expected a 4-d input, the model has {}", dims.len()),
-            });
-        }
-        let want = [batch as i64, dims[1], dims[2], dims[3]];
-        if dims[0] != want[0] {
+        let first = shape.get_dimensions().first().map(|d| d.get_min());
+        if first != Some(batch as i64) {
+            let [c, h, w] = self.input_hw;
+            let want = [batch as i64, c as i64, h as i64, w as i64];
             let ps = PartialShape::new_static(4, &want).map_err(ov_err(name, "shape"))?;
             self.model
                 .reshape_single_input(&ps)
                 .map_err(ov_err(name, "reshape"))?;
         }
-        self.input_hw = Some([dims[1] as usize, dims[2] as usize, dims[3] as usize]);
         let threads = self.threads.to_string();
         let mut compiled = {
             let mut core = core()?.lock().unwrap_or_else(|e| e.into_inner());
@@ -272,22 +497,15 @@ impl OvNetwork {
         Ok(self.compiled.len() - 1)
     }
 
-    /// Runs the network on the input `fill` writes into the request's input tensor; see
-    /// `Network::run_with`.
-    pub(super) fn run_with(
+    /// Runs the copy on the input `fill` writes into the request's input tensor and copies
+    /// its outputs into `results` (one buffer per output name, in order).
+    fn run_with(
         &mut self,
         shape: [usize; 4],
         fill: impl FnOnce(&mut [f32]),
-    ) -> Result<&[Vec<f32>]> {
+        results: &mut [Vec<f32>],
+    ) -> Result<()> {
         let name = self.name;
-        if let Some(hw) = self.input_hw {
-            if hw != [shape[1], shape[2], shape[3]] {
-                return Err(GazeError::Model {
-                    name,
-                    message: format!("input shape {shape:?} does not fit the network ({hw:?})"),
-                });
-            }
-        }
         let i = self.compiled_for(shape[0])?;
         let c = &mut self.compiled[i];
         {
@@ -311,7 +529,7 @@ impl OvNetwork {
             fill(data);
         }
         c.request.infer().map_err(ov_err(name, "infer"))?;
-        for (k, out_name) in self.outputs.iter().enumerate() {
+        for (out_name, buf) in self.outputs.iter().zip(results.iter_mut()) {
             let t = c
                 .request
                 .get_tensor(out_name)
@@ -324,10 +542,9 @@ impl OvNetwork {
                 });
             }
             let data = t.get_data::<f32>().map_err(ov_err(name, "output data"))?;
-            let buf = &mut self.results[k];
             buf.clear();
             buf.extend_from_slice(data);
         }
-        Ok(&self.results)
+        Ok(())
     }
 }

@@ -100,6 +100,15 @@ mod reqwest_lite {
     }
 
     impl Client {
+        /// `GET path` (no authentication), the JSON body of a 2xx reply.
+        pub async fn get_json(&self, path: &str) -> Result<Value, BoxError> {
+            let req = format!(
+                "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+                self.host
+            );
+            self.exchange(path, req).await
+        }
+
         pub async fn post_json(
             &self,
             path: &str,
@@ -115,6 +124,10 @@ mod reqwest_lite {
                 self.host,
                 body.len()
             );
+            self.exchange(path, req).await
+        }
+
+        async fn exchange(&self, path: &str, req: String) -> Result<Value, BoxError> {
             let mut s = tokio::net::TcpStream::connect(&self.host).await?;
             s.write_all(req.as_bytes()).await?;
             let mut buf = Vec::new();
@@ -358,6 +371,18 @@ async fn main() -> Result<(), BoxError> {
             h
         }
     };
+    // The server loads and compiles its networks at start-up: measure after that.
+    let http = reqwest_lite::Client { host: host.clone() };
+    let t_ready = Instant::now();
+    loop {
+        match http.get_json("/health").await {
+            Ok(h) if h["networks_ready"] != Value::Bool(false) => break,
+            _ if t_ready.elapsed() > Duration::from_secs(120) => {
+                return Err("the server's networks were not ready within 120 s".into());
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(0);

@@ -33,6 +33,9 @@ pub struct Health {
     pub version: String,
     /// This instance's name (as in session leases).
     pub instance: String,
+    /// The tracking networks are loaded and compiled (the start-up warm-up is over); until
+    /// then the first frames of new sessions wait for them.
+    pub networks_ready: bool,
 }
 
 /// Liveness and store reachability (no authentication). `degraded` when the store does not
@@ -67,6 +70,7 @@ pub async fn health(State(st): State<SharedState>) -> (StatusCode, Json<Health>)
             pending_reports,
             version: env!("CARGO_PKG_VERSION").into(),
             instance: st.instance_id.clone(),
+            networks_ready: st.networks_ready.load(Ordering::Relaxed),
         }),
     )
 }
