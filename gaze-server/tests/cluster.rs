@@ -179,9 +179,13 @@ struct Fleet {
 async fn wait_up(http: &reqwest::Client, base: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
+        // Up, and done compiling its networks (the tests time frames and resumes).
         if let Ok(r) = http.get(format!("{base}/health")).send().await {
             if r.status().is_success() {
-                return;
+                let h: Value = r.json().await.unwrap_or_default();
+                if h["networks_ready"] == true {
+                    return;
+                }
             }
         }
         assert!(Instant::now() < deadline, "{base} did not come up");
