@@ -366,4 +366,32 @@ fn trackers_share_compiled_openvino_networks() {
             );
         }
     }
+    // Several callers growing the pools at once (e.g. several servers in one process) while
+    // copies are in use must all return: none waits for a copy another one holds.
+    let (tx, rx) = std::sync::mpsc::channel();
+    for _ in 0..4 {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(gaze_core::inference::openvino_prepare_copies(cores).is_ok());
+        });
+    }
+    let mut busy = Tracker::new(config).expect("tracker");
+    let f = Frame::packed(
+        clip[0].data_bytes().expect("bytes"),
+        640,
+        480,
+        PixelFormat::Bgr8,
+        0.0,
+    )
+    .expect("frame");
+    busy.process(&f).expect("process while the pools grow");
+    for _ in 0..4 {
+        let ok = rx
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("openvino_prepare_copies returned (no deadlock)");
+        assert!(ok, "openvino_prepare_copies failed");
+    }
+    for (name, n) in gaze_core::inference::openvino_compiled_copies() {
+        assert!(n <= cores, "{name}: {n} copies on {cores} cores");
+    }
 }

@@ -42,6 +42,9 @@ pub fn store_config(config: &Config) -> StoreConfig {
     }
 }
 
+/// How long [`Server::shutdown`] waits for open connections to finish their requests.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A running server (in-process).
 #[derive(Debug)]
 pub struct Server {
@@ -96,9 +99,23 @@ impl Server {
 
     /// Graceful shutdown: closes every socket, stops accepting requests, then finalises
     /// every live session (their reports are stored).
+    ///
+    /// Connections still busy after [`SHUTDOWN_GRACE`] are dropped, so a stuck client cannot
+    /// hold the shutdown (and the sessions' final reports) forever.
     pub async fn shutdown(self) {
         self.state.begin_shutdown();
-        let _ = self.task.await;
+        let mut task = self.task;
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                grace_secs = SHUTDOWN_GRACE.as_secs(),
+                "connections still open after the shutdown grace: closing them"
+            );
+            task.abort();
+            let _ = task.await;
+        }
         finalize_all(&self.state).await;
     }
 }

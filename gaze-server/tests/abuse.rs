@@ -23,6 +23,7 @@ const PASSWORD: &str = "password-123";
 fn client_from(ip: &str) -> reqwest::Client {
     reqwest::Client::builder()
         .local_address(ip.parse::<IpAddr>().expect("ip"))
+        .timeout(Duration::from_secs(60))
         .build()
         .expect("client")
 }
@@ -436,19 +437,23 @@ async fn post_chunked(addr: &str, path: &str, token: &str, len: usize) -> (u16, 
         "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
          Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     );
-    let _ = s.write_all(head.as_bytes()).await;
-    // A JSON string that never ends: only the size limit can stop the reader.
+    // A JSON string that never ends: only the size limit can stop the reader. The writes are
+    // bounded too: a server that stops reading without closing must not hang the test.
     let mut body = vec![b'a'; len];
     body[0] = b'"';
-    for chunk in body.chunks(8192) {
-        let mut c = format!("{:x}\r\n", chunk.len()).into_bytes();
-        c.extend_from_slice(chunk);
-        c.extend_from_slice(b"\r\n");
-        if s.write_all(&c).await.is_err() {
-            break;
+    let send = async {
+        let _ = s.write_all(head.as_bytes()).await;
+        for chunk in body.chunks(8192) {
+            let mut c = format!("{:x}\r\n", chunk.len()).into_bytes();
+            c.extend_from_slice(chunk);
+            c.extend_from_slice(b"\r\n");
+            if s.write_all(&c).await.is_err() {
+                return;
+            }
         }
-    }
-    let _ = s.write_all(b"0\r\n\r\n").await;
+        let _ = s.write_all(b"0\r\n\r\n").await;
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(10), send).await;
     let mut out = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
     let text = String::from_utf8_lossy(&out).to_string();

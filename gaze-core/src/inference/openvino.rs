@@ -327,26 +327,30 @@ pub(super) fn compiled_copies() -> Vec<(&'static str, usize)> {
 
 /// Grows the pool of every network loaded so far to `copies` compiled copies (at most its
 /// cap), each compiled and run once for every batch size used so far.
+///
+/// Never waits for a copy in use: it only compiles the missing ones, so callers in several
+/// threads (e.g. several servers in one process) cannot block one another.
 pub(super) fn prepare_copies(copies: usize) -> Result<()> {
     let all: Vec<Arc<Pool>> = pools().iter().map(|(_, p)| p.clone()).collect();
     for p in all {
         let want = copies.min(p.cap);
-        let mut taken = Vec::new();
-        let mut result = Ok(());
-        // Taking `want` copies at once makes the pool compile the missing ones.
-        while taken.len() < want {
-            match p.take() {
-                Ok(i) => taken.push(i),
-                Err(e) => {
-                    result = Err(e);
+        loop {
+            {
+                let mut st = relock(&p.state);
+                if st.made >= want {
                     break;
+                }
+                st.made += 1;
+            }
+            match p.compile() {
+                Ok(i) => p.give_back(i),
+                Err(e) => {
+                    relock(&p.state).made -= 1;
+                    p.returned.notify_one();
+                    return Err(e);
                 }
             }
         }
-        for i in taken {
-            p.give_back(i);
-        }
-        result?;
     }
     Ok(())
 }

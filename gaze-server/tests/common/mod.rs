@@ -80,7 +80,11 @@ impl TestApp {
             store,
             base,
             ws_base,
-            http: reqwest::Client::new(),
+            // Bounded: a stuck request fails the test instead of hanging the run.
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("client"),
             _dir: dir,
         }
     }
