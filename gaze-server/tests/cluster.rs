@@ -531,8 +531,6 @@ async fn assert_timeline_exactly_once(store: &Arc<dyn Store>, id: &str, report: 
 // ---- tests ---------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "misses its 3 s resume bound (3.65 s measured on a quiet clean clone, 2026-12-02): lease \
-            expiry + reconnect backoff; `make test-cluster` runs it"]
 async fn kill9_of_an_instance_moves_its_sessions_and_limits_hold_fleet_wide() {
     let _serial = SERIAL.lock().await;
     let t_test = Instant::now();
@@ -774,8 +772,6 @@ async fn kill9_of_an_instance_moves_its_sessions_and_limits_hold_fleet_wide() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "flaky (passed 1 of 4 quiet clean-clone runs, 2026-12-02): the client's reconnects stay \
-            on the frozen instance until HAProxy marks it down; `make test-cluster` runs it"]
 async fn a_frozen_owner_is_fenced_after_a_takeover() {
     let _serial = SERIAL.lock().await;
     let t_test = Instant::now();
