@@ -16,17 +16,20 @@ CARGO=${CARGO:-cargo}
 found=$($CARGO test --workspace --no-run --message-format=json | python3 -c '
 import json, os, sys
 name = sys.argv[1]
+found = None
+# Reads to the end: cargo may still be building (stopping early would break its pipe).
 for line in sys.stdin:
     try:
         m = json.loads(line)
     except ValueError:
         continue
     t = m.get("target") or {}
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and t.get("name") == name \
-            and "test" in t.get("kind", []):
-        print(m["executable"])
-        print(os.path.dirname(m["manifest_path"]))
-        break
+    if found is None and m.get("reason") == "compiler-artifact" and m.get("executable") \
+            and t.get("name") == name and "test" in t.get("kind", []):
+        found = (m["executable"], os.path.dirname(m["manifest_path"]))
+if found:
+    print(found[0])
+    print(found[1])
 ' "$name")
 exe=$(sed -n 1p <<<"$found")
 dir=$(sed -n 2p <<<"$found")
