@@ -73,7 +73,8 @@ for count in $COUNTS; do
       --log-level warn >"$DIR/g$i-$count.log" 2>&1 &
     INST_PIDS+=($!)
     servers+="    server g$i 127.0.0.1:$p check cookie g$i"$'\n'
-    until curl -fs "http://127.0.0.1:$p/health" >/dev/null 2>&1; do sleep 0.1; done
+    # Up and done compiling its networks (one copy per worker), so no level pays for that.
+    until curl -fs "http://127.0.0.1:$p/health" 2>/dev/null | grep -q '"networks_ready":true'; do sleep 0.2; done
   done
   lb=$(port)
   grep -v '^    server g[0-9]' deploy/haproxy.cfg >"$DIR/haproxy-$count.cfg"
