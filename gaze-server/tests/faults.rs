@@ -273,11 +273,15 @@ impl ServerProc {
             .spawn()
             .expect("gaze-server binary starts");
         let api = Api::new(&format!("http://127.0.0.1:{port}"));
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // Up, and done compiling its networks (frames are timed).
+        let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             if let Ok(r) = api.http.get(format!("{}/health", api.base)).send().await {
                 if r.status().is_success() {
-                    break;
+                    let h: Value = r.json().await.unwrap_or_default();
+                    if h["networks_ready"] == true {
+                        break;
+                    }
                 }
             }
             assert!(Instant::now() < deadline, "gaze-server did not come up");
@@ -473,6 +477,16 @@ async fn outage_scenario(store_url: &str, mut fault: Fault<'_>) {
         .await
         .expect("store");
     let server = Server::spawn(config, store.clone()).await.expect("server");
+    // Frames are timed: let the server compile its networks first.
+    let ready = Instant::now() + Duration::from_secs(120);
+    while !server
+        .state
+        .networks_ready
+        .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        assert!(Instant::now() < ready, "networks not ready after 120 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let api = Api::new(&server.url());
     let (ta, tb) = (api.user("outa").await, api.user("outb").await);
     let (ida, idb) = (api.start_session(&ta).await, api.start_session(&tb).await);
