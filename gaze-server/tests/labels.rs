@@ -66,7 +66,11 @@ fn class_time(report: &Value, class: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relabelling_adapts_the_next_session() {
-    let app = TestApp::start().await;
+    // Sessions stay live after their socket closes until `end` (the 409 below needs a live
+    // one; with no grace the server could finalise it first).
+    let mut config = test_config();
+    config.reconnect_grace_secs = 60;
+    let app = TestApp::start_with(config).await;
     let (alice, alice_user) = app.user("alice").await;
     let (bob, _) = app.user("bob").await;
     let uid = alice_user["id"].as_str().expect("user id").to_string();

@@ -72,6 +72,20 @@ impl TestApp {
             .await
             .expect("store connects to the test redis-server");
         let server = Server::spawn(config, store.clone()).await.expect("server");
+        // Replies to frames are awaited with timeouts: let the server compile its networks
+        // first (only the first server of a test binary compiles; later ones find them).
+        let ready = std::time::Instant::now() + Duration::from_secs(120);
+        while !server
+            .state
+            .networks_ready
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            assert!(
+                std::time::Instant::now() < ready,
+                "networks not ready after 120 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let base = server.url();
         let ws_base = base.replacen("http://", "ws://", 1);
         TestApp {
