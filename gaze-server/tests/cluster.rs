@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{frames, next_any_json};
+use common::{frames, health_ready, next_any_json};
 use futures_util::SinkExt;
 use gaze_store::testing::{RedisCluster, free_port};
 use gaze_store::{SessionStatus, Store};
@@ -180,13 +180,8 @@ async fn wait_up(http: &reqwest::Client, base: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         // Up, and done compiling its networks (the tests time frames and resumes).
-        if let Ok(r) = http.get(format!("{base}/health")).send().await {
-            if r.status().is_success() {
-                let h: Value = r.json().await.unwrap_or_default();
-                if h["networks_ready"] == true {
-                    return;
-                }
-            }
+        if health_ready(http, base).await {
+            return;
         }
         assert!(Instant::now() < deadline, "{base} did not come up");
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -11,7 +11,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Ws, assert_report_sums, frames, next_json, send_frame, send_text};
+use common::{
+    Ws, assert_report_sums, frames, health_ready, next_json, send_frame, send_text,
+    wait_networks_ready,
+};
 use gaze_server::accounting::LiveAccount;
 use gaze_server::{Server, store_config};
 use gaze_store::testing::{RedisCluster, RedisServer, free_port};
@@ -276,13 +279,8 @@ impl ServerProc {
         // Up, and done compiling its networks (frames are timed).
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            if let Ok(r) = api.http.get(format!("{}/health", api.base)).send().await {
-                if r.status().is_success() {
-                    let h: Value = r.json().await.unwrap_or_default();
-                    if h["networks_ready"] == true {
-                        break;
-                    }
-                }
+            if health_ready(&api.http, &api.base).await {
+                break;
             }
             assert!(Instant::now() < deadline, "gaze-server did not come up");
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -478,15 +476,7 @@ async fn outage_scenario(store_url: &str, mut fault: Fault<'_>) {
         .expect("store");
     let server = Server::spawn(config, store.clone()).await.expect("server");
     // Frames are timed: let the server compile its networks first.
-    let ready = Instant::now() + Duration::from_secs(120);
-    while !server
-        .state
-        .networks_ready
-        .load(std::sync::atomic::Ordering::SeqCst)
-    {
-        assert!(Instant::now() < ready, "networks not ready after 120 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_networks_ready(&server).await;
     let api = Api::new(&server.url());
     let (ta, tb) = (api.user("outa").await, api.user("outb").await);
     let (ida, idb) = (api.start_session(&ta).await, api.start_session(&tb).await);

@@ -267,15 +267,21 @@ impl Pool {
             if st.made < self.cap {
                 st.made += 1;
                 drop(st);
-                let made = self.compile();
-                if made.is_err() {
-                    relock(&self.state).made -= 1;
-                    self.returned.notify_one();
-                }
-                return made;
+                return self.compile_reserved();
             }
             st = self.returned.wait(st).unwrap_or_else(|e| e.into_inner());
         }
+    }
+
+    /// [`Pool::compile`] for a copy already counted in `made`; on failure the count is given
+    /// back and a waiter woken (it may compile instead).
+    fn compile_reserved(&self) -> Result<Instance> {
+        let made = self.compile();
+        if made.is_err() {
+            relock(&self.state).made -= 1;
+            self.returned.notify_one();
+        }
+        made
     }
 
     /// A new copy, compiled and run once for every batch size used so far.
@@ -342,14 +348,7 @@ pub(super) fn prepare_copies(copies: usize) -> Result<()> {
                 }
                 st.made += 1;
             }
-            match p.compile() {
-                Ok(i) => p.give_back(i),
-                Err(e) => {
-                    relock(&p.state).made -= 1;
-                    p.returned.notify_one();
-                    return Err(e);
-                }
-            }
+            p.give_back(p.compile_reserved()?);
         }
     }
     Ok(())

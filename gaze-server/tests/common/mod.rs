@@ -74,18 +74,7 @@ impl TestApp {
         let server = Server::spawn(config, store.clone()).await.expect("server");
         // Replies to frames are awaited with timeouts: let the server compile its networks
         // first (only the first server of a test binary compiles; later ones find them).
-        let ready = std::time::Instant::now() + Duration::from_secs(120);
-        while !server
-            .state
-            .networks_ready
-            .load(std::sync::atomic::Ordering::SeqCst)
-        {
-            assert!(
-                std::time::Instant::now() < ready,
-                "networks not ready after 120 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_networks_ready(&server).await;
         let base = server.url();
         let ws_base = base.replacen("http://", "ws://", 1);
         TestApp {
@@ -181,6 +170,35 @@ impl TestApp {
             .await
             .expect("ws connect");
         ws
+    }
+}
+
+/// Waits (at most 120 s) until an in-process server has compiled its networks, so that the
+/// first frame replies, awaited with timeouts, do not wait for a compilation.
+pub async fn wait_networks_ready(server: &Server) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !server
+        .state
+        .networks_ready
+        .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "networks not ready after 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Whether the server at `base` answers `/health` with success and has compiled its networks
+/// (`networks_ready`): a server process is ready for timed frames.
+pub async fn health_ready(http: &reqwest::Client, base: &str) -> bool {
+    match http.get(format!("{base}/health")).send().await {
+        Ok(r) if r.status().is_success() => {
+            let h: Value = r.json().await.unwrap_or_default();
+            h["networks_ready"] == true
+        }
+        _ => false,
     }
 }
 
