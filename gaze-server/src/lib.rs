@@ -20,6 +20,7 @@ pub mod routes;
 pub mod security;
 pub mod state;
 pub mod ui;
+pub mod workers;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -64,7 +65,7 @@ impl Server {
         let addr = listener
             .local_addr()
             .map_err(|e| AppError::Internal(e.to_string()))?;
-        let state = AppState::new(config, store);
+        let state = AppState::new(config, store)?;
         if state.config.finalize_stale {
             finalize_stale(&state).await;
         }

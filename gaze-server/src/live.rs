@@ -653,50 +653,64 @@ pub fn now_ms() -> f64 {
 pub async fn process_frame(
     st: &SharedState,
     live: &Arc<LiveSession>,
-    slot: &FrameSlot,
+    slot: &Arc<FrameSlot>,
     socket: u64,
 ) -> AppResult<Option<String>> {
-    let permit = st
-        .workers
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|_| AppError::Busy("server is shutting down".into()))?;
-    let Some(input) = slot.take() else {
-        return Ok(None);
-    };
-    let dropped = slot.dropped();
     let live2 = live.clone();
+    let slot = slot.clone();
     let limits = st.frame_limits();
     let every = Duration::from_secs(st.config.checkpoint_secs.max(1));
     let started = Instant::now();
-    let out = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        process_blocking(&live2, input, limits, every, dropped, socket)
-    })
-    .await?;
-    let (msg, checkpoint, provisional) = match out {
-        Ok(v) => v,
+    // Everything CPU-bound, the reply's JSON included, runs on the worker: the frame is taken
+    // from the slot only when a worker starts on it (latest wins while it waited).
+    let out = st
+        .workers
+        .run(move || -> AppResult<Option<Processed>> {
+            let Some(input) = slot.take() else {
+                return Ok(None);
+            };
+            let dropped = slot.dropped();
+            let (msg, checkpoint, provisional) =
+                process_blocking(&live2, input, limits, every, dropped, socket)?;
+            let text = serde_json::to_string(&msg)
+                .map_err(|e| AppError::Internal(format!("cannot serialise reply: {e}")));
+            Ok(Some(Processed {
+                text,
+                checkpoint,
+                provisional,
+            }))
+        })
+        .await?;
+    let p = match out {
+        Ok(Some(p)) => p,
+        Ok(None) => return Ok(None),
         Err(e) => {
             st.metrics.frames_rejected.fetch_add(1, Ordering::Relaxed);
             return Err(e);
         }
     };
     // First: a cut checkpoint must always be written (it holds the in-flight flag).
-    if let Some(cp) = checkpoint {
+    if let Some(cp) = p.checkpoint {
         write_checkpoint(st, live, cp);
     }
     st.metrics
         .observe_processing(started.elapsed().as_secs_f64() * 1000.0);
     st.metrics.frames_processed.fetch_add(1, Ordering::Relaxed);
-    let text = serde_json::to_string(&msg)
-        .map_err(|e| AppError::Internal(format!("cannot serialise reply: {e}")))?;
-    if provisional {
+    let text = p.text?;
+    if p.provisional {
         hold(st, live, socket, text.clone());
     } else {
         publish(st, live, text.clone());
     }
     Ok(Some(text))
+}
+
+/// A processed frame as the worker hands it back: the reply's JSON, a checkpoint to write
+/// (if one was cut) and whether the frame is provisional (after a restore).
+struct Processed {
+    text: AppResult<String>,
+    checkpoint: Option<Checkpoint>,
+    provisional: bool,
 }
 
 /// Most provisional replies held back from the live feed per session.

@@ -4,12 +4,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use gaze_store::Store;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 use crate::config::Config;
+use crate::error::{AppError, AppResult};
 use crate::live::{FrameLimits, LiveRegistry};
 use crate::metrics::Metrics;
 use crate::routes::calibration::CalibrationRun;
+use crate::workers::FrameWorkers;
 
 /// Everything handlers share.
 pub struct AppState {
@@ -21,8 +23,8 @@ pub struct AppState {
     pub live: LiveRegistry,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
-    /// Frame-processing permits (one per worker).
-    pub workers: Arc<Semaphore>,
+    /// The threads that decode and track frames (`config.worker_count()` of them).
+    pub workers: FrameWorkers,
     /// Calibration runs in progress, by user id.
     pub calibrations: Mutex<HashMap<String, Arc<Mutex<CalibrationRun>>>>,
     /// Login / registration rate limits.
@@ -50,9 +52,11 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// Builds the state around a connected store.
-    pub fn new(config: Config, store: Arc<dyn Store>) -> SharedState {
-        let workers = Arc::new(Semaphore::new(config.worker_count()));
+    /// Builds the state around a connected store and starts the frame workers (an error only
+    /// when the OS refuses to start a thread).
+    pub fn new(config: Config, store: Arc<dyn Store>) -> AppResult<SharedState> {
+        let workers = FrameWorkers::new(config.worker_count())
+            .map_err(|e| AppError::Internal(format!("cannot start the frame workers: {e}")))?;
         // Each worker runs one frame at a time; OpenCV threads inside a frame would only
         // oversubscribe the cores the worker pool already uses.
         if let Err(e) = gaze_core::set_num_threads(1) {
@@ -68,7 +72,7 @@ impl AppState {
             .instance_id
             .clone()
             .unwrap_or_else(random_instance_id);
-        Arc::new(AppState {
+        Ok(Arc::new(AppState {
             config,
             store,
             live: LiveRegistry::default(),
@@ -80,7 +84,7 @@ impl AppState {
             takeovers: Default::default(),
             networks_ready: Default::default(),
             shutdown_tx,
-        })
+        }))
     }
 
     /// Frame size limits from the configuration.

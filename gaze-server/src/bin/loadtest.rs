@@ -43,7 +43,7 @@ struct Args {
     /// Seconds per level.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
-    /// Worker threads of the in-process server (0: one per core plus one, the server's default).
+    /// Worker threads of the in-process server (0: one per core, the server's default).
     #[arg(long, default_value_t = 0)]
     workers: usize,
     /// Only measure the per-frame CPU cost (JPEG decode, tracking, accounting) on one core

@@ -197,62 +197,57 @@ pub async fn point(
     for f in &req.frames {
         decoded.push(decode_base64_image(f, limits.max_bytes)?);
     }
-    let permit = st
+    let out = st
         .workers
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|_| AppError::Busy("shutting down".into()))?;
-    let out = tokio::task::spawn_blocking(move || -> AppResult<CalibrationPointResult> {
-        let _permit = permit;
-        let mut r = run.lock().unwrap_or_else(|p| p.into_inner());
-        if r.samples.len() >= MAX_POINTS {
-            return Err(AppError::BadRequest(format!("at most {MAX_POINTS} points")));
-        }
-        if r.tracker.is_none() {
-            r.tracker = Some(
-                Tracker::new(TrackerConfig::default())
-                    .map_err(|e| AppError::Internal(format!("cannot create tracker: {e}")))?,
-            );
-        }
-        let mut feats: Vec<GazeFeatures> = Vec::new();
-        for bytes in &decoded {
-            r.clock_ms += 66.0;
-            let ts = r.clock_ms;
-            let tracker = r
-                .tracker
-                .as_mut()
-                .ok_or_else(|| AppError::Internal("tracker missing".into()))?;
-            let res = track_bytes(tracker, bytes, limits, ts)?;
-            if let Some(f) = GazeFeatures::from_result(&res) {
-                feats.push(f);
+        .run(move || -> AppResult<CalibrationPointResult> {
+            let mut r = run.lock().unwrap_or_else(|p| p.into_inner());
+            if r.samples.len() >= MAX_POINTS {
+                return Err(AppError::BadRequest(format!("at most {MAX_POINTS} points")));
             }
-        }
-        let n = feats.len();
-        if n > 0 {
-            let k = n as f64;
-            let mean = feats
-                .iter()
-                .fold(GazeFeatures::default(), |a, f| GazeFeatures {
-                    yaw_deg: a.yaw_deg + f.yaw_deg / k,
-                    pitch_deg: a.pitch_deg + f.pitch_deg / k,
-                    horizontal: a.horizontal + f.horizontal / k,
-                    vertical: a.vertical + f.vertical / k,
-                    head_yaw_deg: a.head_yaw_deg + f.head_yaw_deg / k,
-                    head_pitch_deg: a.head_pitch_deg + f.head_pitch_deg / k,
+            if r.tracker.is_none() {
+                r.tracker = Some(
+                    Tracker::new(TrackerConfig::default())
+                        .map_err(|e| AppError::Internal(format!("cannot create tracker: {e}")))?,
+                );
+            }
+            let mut feats: Vec<GazeFeatures> = Vec::new();
+            for bytes in &decoded {
+                r.clock_ms += 66.0;
+                let ts = r.clock_ms;
+                let tracker = r
+                    .tracker
+                    .as_mut()
+                    .ok_or_else(|| AppError::Internal("tracker missing".into()))?;
+                let res = track_bytes(tracker, bytes, limits, ts)?;
+                if let Some(f) = GazeFeatures::from_result(&res) {
+                    feats.push(f);
+                }
+            }
+            let n = feats.len();
+            if n > 0 {
+                let k = n as f64;
+                let mean = feats
+                    .iter()
+                    .fold(GazeFeatures::default(), |a, f| GazeFeatures {
+                        yaw_deg: a.yaw_deg + f.yaw_deg / k,
+                        pitch_deg: a.pitch_deg + f.pitch_deg / k,
+                        horizontal: a.horizontal + f.horizontal / k,
+                        vertical: a.vertical + f.vertical / k,
+                        head_yaw_deg: a.head_yaw_deg + f.head_yaw_deg / k,
+                        head_pitch_deg: a.head_pitch_deg + f.head_pitch_deg / k,
+                    });
+                r.samples.push(CalibrationSample {
+                    features: mean,
+                    target: Point::new(tx, ty),
                 });
-            r.samples.push(CalibrationSample {
-                features: mean,
-                target: Point::new(tx, ty),
-            });
-        }
-        Ok(CalibrationPointResult {
-            accepted: n > 0,
-            frames_with_gaze: n,
-            samples: r.samples.len(),
+            }
+            Ok(CalibrationPointResult {
+                accepted: n > 0,
+                frames_with_gaze: n,
+                samples: r.samples.len(),
+            })
         })
-    })
-    .await??;
+        .await??;
     Ok(Json(out))
 }
 
