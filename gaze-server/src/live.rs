@@ -108,6 +108,21 @@ pub fn decode_base64_image(s: &str, max_bytes: usize) -> AppResult<Vec<u8>> {
 
 /// Decodes JPEG/PNG bytes to packed RGB, refusing oversized data before decoding pixels.
 pub fn decode_image(bytes: &[u8], limits: FrameLimits) -> AppResult<image::RgbImage> {
+    let mut buf = Vec::new();
+    let (w, h) = decode_image_into(bytes, limits, &mut buf)?;
+    image::RgbImage::from_raw(w, h, buf)
+        .ok_or_else(|| AppError::Internal("decoded frame has the wrong size".into()))
+}
+
+/// [`decode_image`] into `buf` (replaced by the packed RGB pixels, `3 × width × height`
+/// bytes), returning the frame's width and height. A caller that keeps `buf` between frames
+/// decodes without allocating (or zeroing) a new frame buffer each time.
+pub fn decode_image_into(
+    bytes: &[u8],
+    limits: FrameLimits,
+    buf: &mut Vec<u8>,
+) -> AppResult<(u32, u32)> {
+    use image::ImageDecoder as _;
     if bytes.len() > limits.max_bytes {
         return Err(AppError::TooLarge(format!(
             "frame of {} bytes exceeds the limit of {} bytes",
@@ -128,13 +143,52 @@ pub fn decode_image(bytes: &[u8], limits: FrameLimits) -> AppResult<image::RgbIm
     lim.max_image_height = Some(limits.max_side);
     lim.max_alloc = Some(256 * 1024 * 1024);
     reader.limits(lim);
-    let img = reader.decode().map_err(|e| match e {
+    let map_err = |e: image::ImageError| match e {
         image::ImageError::Limits(_) => {
             AppError::TooLarge(format!("frame larger than {0}x{0} pixels", limits.max_side))
         }
         other => AppError::BadRequest(format!("cannot decode frame: {other}")),
-    })?;
-    Ok(img.into_rgb8())
+    };
+    let decoder = reader.into_decoder().map_err(map_err)?;
+    let (w, h) = decoder.dimensions();
+    if decoder.color_type() == image::ColorType::Rgb8 {
+        // The common case (colour JPEG, RGB PNG): straight into the caller's buffer.
+        let n = usize::try_from(decoder.total_bytes())
+            .map_err(|_| AppError::TooLarge("frame too large".into()))?;
+        buf.resize(n, 0);
+        decoder.read_image(buf).map_err(map_err)?;
+    } else {
+        // Grey, RGBA, 16-bit: decode, then convert.
+        let img = image::DynamicImage::from_decoder(decoder).map_err(map_err)?;
+        *buf = img.into_rgb8().into_raw();
+    }
+    Ok((w, h))
+}
+
+thread_local! {
+    /// The decoded frame buffer of this (worker) thread, reused frame after frame.
+    static FRAME_PIXELS: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on `bytes` decoded to a packed RGB [`Frame`], in this thread's reused buffer.
+fn with_decoded<T>(
+    bytes: &[u8],
+    limits: FrameLimits,
+    timestamp_ms: f64,
+    f: impl FnOnce(&Frame<'_>, u32, u32) -> AppResult<T>,
+) -> AppResult<T> {
+    FRAME_PIXELS.with(|cell| {
+        // A re-entrant call (none today) would get its own buffer instead of a panic.
+        let mut local = Vec::new();
+        let mut guard = cell.try_borrow_mut();
+        let buf = match guard.as_mut() {
+            Ok(b) => &mut **b,
+            Err(_) => &mut local,
+        };
+        let (w, h) = decode_image_into(bytes, limits, buf)?;
+        let frame = Frame::packed(buf, w, h, PixelFormat::Rgb8, timestamp_ms)?;
+        f(&frame, w, h)
+    })
 }
 
 /// Runs a tracker on decoded frame bytes.
@@ -144,10 +198,9 @@ pub fn track_bytes(
     limits: FrameLimits,
     timestamp_ms: f64,
 ) -> AppResult<FrameResult> {
-    let img = decode_image(bytes, limits)?;
-    let (w, h) = img.dimensions();
-    let frame = Frame::packed(img.as_raw(), w, h, PixelFormat::Rgb8, timestamp_ms)?;
-    Ok(tracker.process(&frame)?)
+    with_decoded(bytes, limits, timestamp_ms, |frame, _, _| {
+        Ok(tracker.process(frame)?)
+    })
 }
 
 /// The per-frame reply on a track socket: the original client's shape (`gaze`, `face`)
@@ -546,8 +599,6 @@ fn process_blocking(
     dropped: u64,
     socket: u64,
 ) -> AppResult<(TrackMessage, Option<Checkpoint>, bool)> {
-    let (engine, session_id) = (&live.engine, live.id.as_str());
-    let checkpoint_inflight = &live.checkpoint_inflight;
     let t0 = Instant::now();
     let owned;
     let bytes: &[u8] = match &input.payload {
@@ -557,9 +608,23 @@ fn process_blocking(
             &owned
         }
     };
-    let img = decode_image(bytes, limits)?;
-    let (w, h) = img.dimensions();
-    let frame = Frame::packed(img.as_raw(), w, h, PixelFormat::Rgb8, input.timestamp_ms)?;
+    with_decoded(bytes, limits, input.timestamp_ms, |frame, w, h| {
+        track_decoded(live, frame, (w, h), checkpoint_every, dropped, socket, t0)
+    })
+}
+
+/// [`process_blocking`] once the frame is decoded: track, account, cut a checkpoint when due.
+fn track_decoded(
+    live: &LiveSession,
+    frame: &Frame<'_>,
+    (w, h): (u32, u32),
+    checkpoint_every: Duration,
+    dropped: u64,
+    socket: u64,
+    t0: Instant,
+) -> AppResult<(TrackMessage, Option<Checkpoint>, bool)> {
+    let (engine, session_id) = (&live.engine, live.id.as_str());
+    let checkpoint_inflight = &live.checkpoint_inflight;
     let mut guard = lock(engine);
     let e = &mut *guard;
     if e.final_report.is_some() {
@@ -581,7 +646,7 @@ fn process_blocking(
         }
     };
     let tracker = ensure_tracker(e)?;
-    let result = tracker.process(&frame)?;
+    let result = tracker.process(frame)?;
     let status = e.account.push(&result);
     // While the previous checkpoint is still being written (the store is slow or down) no
     // new one is cut: its segments stay unsent and go with the next checkpoint once the

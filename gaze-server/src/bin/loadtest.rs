@@ -143,6 +143,9 @@ mod reqwest_lite {
     }
 }
 
+/// One client: registers, logs in, starts a session and opens its track socket; waits at
+/// `ready` until every client of the level did (so the set-up of some, password hashing
+/// included, does not load the server while others stream); then streams for `seconds`.
 async fn run_client(
     host: String,
     idx: usize,
@@ -150,8 +153,27 @@ async fn run_client(
     frames: Arc<Vec<String>>,
     fps: f64,
     seconds: f64,
+    ready: Arc<tokio::sync::Barrier>,
 ) -> Result<ClientStats, BoxError> {
-    let http = reqwest_lite::Client { host: host.clone() };
+    let set_up = connect_client(&host, idx, level).await;
+    // Every client reaches the barrier, also one whose set-up failed.
+    ready.wait().await;
+    let (http, token, id, ws) = set_up?;
+    stream_client(http, token, id, ws, idx, level, frames, fps, seconds).await
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Registration, login, session start and the track socket of client `idx`.
+async fn connect_client(
+    host: &str,
+    idx: usize,
+    level: usize,
+) -> Result<(reqwest_lite::Client, String, String, Socket), BoxError> {
+    let http = reqwest_lite::Client {
+        host: host.to_string(),
+    };
     let name = format!("load{}x{level}n{idx}", std::process::id());
     let pass = "load-test-password";
     post(
@@ -187,6 +209,22 @@ async fn run_client(
         "ws://{host}/ws/session/{id}/track?token={token}"
     ))
     .await?;
+    Ok((http, token, id, ws))
+}
+
+/// Streams frames at `fps` for `seconds` on the open socket, then ends the session.
+#[allow(clippy::too_many_arguments)]
+async fn stream_client(
+    http: reqwest_lite::Client,
+    token: String,
+    id: String,
+    ws: Socket,
+    idx: usize,
+    level: usize,
+    frames: Arc<Vec<String>>,
+    fps: f64,
+    seconds: f64,
+) -> Result<ClientStats, BoxError> {
     let (mut tx, mut rx) = ws.split();
     let sent_at: Arc<Mutex<HashMap<u64, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
     let stats = Arc::new(Mutex::new(ClientStats::default()));
@@ -304,17 +342,17 @@ fn profile(frames: &[String]) -> Result<(), BoxError> {
     let (mut b64_ms, mut dec_ms, mut trk_ms, mut acc_ms) = (0.0, 0.0, 0.0, 0.0);
     let rounds = 3;
     let mut n = 0u32;
+    let mut pixels = Vec::new();
     for round in 0..rounds {
         for (i, f) in frames.iter().enumerate() {
             let t0 = Instant::now();
             let bytes = gaze_server::live::decode_base64_image(f, limits.max_bytes)?;
             let t1 = Instant::now();
-            let img = gaze_server::live::decode_image(&bytes, limits)?;
+            // As the server's workers do: into one buffer reused frame after frame.
+            let (w, h) = gaze_server::live::decode_image_into(&bytes, limits, &mut pixels)?;
             let t2 = Instant::now();
-            let (w, h) = img.dimensions();
             let ts = (round * frames.len() + i) as f64 * 66.7;
-            let frame =
-                gaze_core::Frame::packed(img.as_raw(), w, h, gaze_core::PixelFormat::Rgb8, ts)?;
+            let frame = gaze_core::Frame::packed(&pixels, w, h, gaze_core::PixelFormat::Rgb8, ts)?;
             let r = tracker.process(&frame)?;
             let t3 = Instant::now();
             account.push(&r);
@@ -412,8 +450,7 @@ async fn main() -> Result<(), BoxError> {
     );
     for &n in &args.clients {
         let load_before = loadavg();
-        let cpu0 = process_cpu_secs();
-        let wall0 = Instant::now();
+        let ready = Arc::new(tokio::sync::Barrier::new(n + 1));
         let mut tasks = Vec::with_capacity(n);
         for i in 0..n {
             tasks.push(tokio::spawn(run_client(
@@ -423,8 +460,13 @@ async fn main() -> Result<(), BoxError> {
                 frames.clone(),
                 args.fps,
                 args.seconds,
+                ready.clone(),
             )));
         }
+        // CPU and wall time of the streaming phase only (all clients connected).
+        ready.wait().await;
+        let cpu0 = process_cpu_secs();
+        let wall0 = Instant::now();
         let mut all = ClientStats::default();
         let mut failures = 0;
         for t in tasks {
