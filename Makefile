@@ -90,9 +90,15 @@ install-cli: deps
 bench-cli: deps
 	$(OV_ENV) $(CARGO) run --release -p gaze-cli --bin gaze -- bench $(VIDEO)
 
-## WebSocket load test (not part of `make test`): N concurrent clients at 15 fps.
-loadtest:
-	$(OV_ENV) $(CARGO) run --release -p gaze-server --bin gaze-loadtest -- --clients 1,10,25,50
+## WebSocket load test (not part of `make test`): N concurrent clients at 15 fps against a
+## release gaze-server started as its own process (own redis-server, temporary data folder);
+## prints round trips, dropped frames and that server process's CPU per frame.
+## Levels: make loadtest LOADTEST_CLIENTS=10,50,60. In-process server instead:
+## cargo run --release -p gaze-server --bin gaze-loadtest -- --clients 1,10,25,50
+LOADTEST_CLIENTS ?= 1,10,25,50
+loadtest: deps
+	$(CARGO) build --release -p gaze-server --bins
+	$(OV_ENV) $${CARGO_TARGET_DIR:-target}/release/gaze-loadtest --server-bin $${CARGO_TARGET_DIR:-target}/release/gaze-server --clients $(LOADTEST_CLIENTS)
 
 ## Python package: builds the manylinux wheel (dev profile, shares target/ with cargo test),
 ## bundles OpenCV into it, installs it into .venv and runs its pytest suite and the FastAPI

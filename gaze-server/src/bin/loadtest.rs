@@ -5,14 +5,21 @@
 //!
 //! ```text
 //! cargo run --release -p gaze-server --bin gaze-loadtest -- --clients 1,10,25,50
+//! target/release/gaze-loadtest --server-bin target/release/gaze-server --clients 10,50
 //! ```
 //!
-//! Without `--url` it starts the server in-process (memory store, same process) so the
-//! figures include the clients' own CPU use. Columns: offered and processed frames/s,
-//! round-trip p50/p99 (send → reply for the same frame), dropped share (stale frames skipped,
-//! latest wins), mean server time per frame (decode + track + account), face share, CPU used
-//! by this process (100 % = one core) and the machine's 1-minute load average before the level
-//! (other processes compete for the same cores). `--profile` prints the serial per-frame cost.
+//! `--server-bin target/release/gaze-server` (what `make loadtest` does) starts that server as
+//! its own process, with its own local redis-server, and reports its CPU alone (`server cpu`,
+//! `cpu-ms/frame`). Without `--url` or `--server-bin` it starts the server in-process (memory
+//! store, same process), so the figures include the clients' own CPU use. Every client
+//! registers, logs in and connects first; the level's clock starts when all of them have.
+//!
+//! Columns: offered and processed frames/s, round-trip p50/p99 (send → reply for the same
+//! frame), dropped share (stale frames skipped, latest wins), mean server time per frame
+//! (decode + track + account), face share, CPU used by this process (100 % = one core), by
+//! the separate server process, CPU-ms per processed frame (the separate server's, else this
+//! process's) and the machine's 1-minute load average before the level (other processes
+//! compete for the same cores). `--profile` prints the serial per-frame cost.
 //! Against `--url`, start that server with `--login-attempts-per-ip 0 --register-per-ip 0`
 //! (every client registers and logs in from one address).
 
@@ -43,9 +50,15 @@ struct Args {
     /// Seconds per level.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
-    /// Worker threads of the in-process server (0: one per core, the server's default).
+    /// Worker threads of the server this starts (0: one per core, the server's default).
     #[arg(long, default_value_t = 0)]
     workers: usize,
+    /// Start this gaze-server executable as a separate process (its own local redis-server in
+    /// a temporary data folder, free ports) and load it over loopback: the `server cpu`
+    /// columns are then that process alone. Without it (and without `--url`) the server runs
+    /// in-process on a memory store.
+    #[arg(long, conflicts_with = "url")]
+    server_bin: Option<PathBuf>,
     /// Only measure the per-frame CPU cost (JPEG decode, tracking, accounting) on one core
     /// and exit.
     #[arg(long)]
@@ -306,7 +319,12 @@ async fn stream_client(
 
 /// CPU seconds used by this process so far (user + system), from /proc (Linux).
 fn process_cpu_secs() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    cpu_secs_of("self")
+}
+
+/// CPU seconds used so far by process `pid` (`self` for this one), from /proc (Linux).
+fn cpu_secs_of(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which is in parentheses and may contain spaces).
     let rest = stat.rsplit_once(") ")?.1;
     let f: Vec<&str> = rest.split_whitespace().collect();
@@ -387,12 +405,19 @@ async fn main() -> Result<(), BoxError> {
         return tokio::task::block_in_place(|| profile(&frames));
     }
     let mut server = None;
-    let host = match &args.url {
-        Some(u) => u
+    let mut child: Option<ServerProcess> = None;
+    let host = match (&args.url, &args.server_bin) {
+        (Some(u), _) => u
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .to_string(),
-        None => {
+        (None, Some(bin)) => {
+            let p = ServerProcess::start(bin, args.workers)?;
+            let h = p.host.clone();
+            child = Some(p);
+            h
+        }
+        (None, None) => {
             let mut cfg = gaze_server::Config::defaults();
             cfg.bind = "127.0.0.1:0".parse()?;
             cfg.insecure_fast_hash = true;
@@ -429,14 +454,14 @@ async fn main() -> Result<(), BoxError> {
         frames.len(),
         args.fps,
         args.seconds,
-        if args.url.is_some() {
+        if args.url.is_some() || child.is_some() {
             host.as_str()
         } else {
             "in-process"
         }
     );
     println!(
-        "{:>4} | {:>9} | {:>11} | {:>8} | {:>8} | {:>8} | {:>9} | {:>6} | {:>5} | {:>5}",
+        "{:>4} | {:>9} | {:>11} | {:>8} | {:>8} | {:>8} | {:>9} | {:>6} | {:>5} | {:>10} | {:>12} | {:>5}",
         "N",
         "offered/s",
         "processed/s",
@@ -446,6 +471,8 @@ async fn main() -> Result<(), BoxError> {
         "server ms",
         "face",
         "cpu",
+        "server cpu",
+        "cpu-ms/frame",
         "load"
     );
     for &n in &args.clients {
@@ -466,6 +493,7 @@ async fn main() -> Result<(), BoxError> {
         // CPU and wall time of the streaming phase only (all clients connected).
         ready.wait().await;
         let cpu0 = process_cpu_secs();
+        let server_cpu0 = child.as_ref().and_then(|c| cpu_secs_of(&c.pid()));
         let wall0 = Instant::now();
         let mut all = ClientStats::default();
         let mut failures = 0;
@@ -489,17 +517,23 @@ async fn main() -> Result<(), BoxError> {
                 }
             }
         }
-        let cpu = match (cpu0, process_cpu_secs()) {
-            (Some(a), Some(b)) => {
-                format!("{:.0}%", 100.0 * (b - a) / wall0.elapsed().as_secs_f64())
-            }
-            _ => "?".into(),
-        };
+        let wall = wall0.elapsed().as_secs_f64();
+        let own = cpu0.zip(process_cpu_secs()).map(|(a, b)| b - a);
+        let srv = server_cpu0
+            .zip(child.as_ref().and_then(|c| cpu_secs_of(&c.pid())))
+            .map(|(a, b)| b - a);
+        let cpu = own.map_or("?".into(), |c| format!("{:.0}%", 100.0 * c / wall));
+        let server_cpu = srv.map_or("-".into(), |c| format!("{:.0}%", 100.0 * c / wall));
+        // CPU per processed frame: the server process when it is separate, else this process
+        // (server and clients).
+        let per_frame = srv.or(own).map_or("?".into(), |c| {
+            format!("{:.2}", 1000.0 * c / all.replies.max(1) as f64)
+        });
         all.rtt_ms.sort_by(|a, b| a.total_cmp(b));
         let mean_server = all.server_ms.iter().sum::<f64>() / all.server_ms.len().max(1) as f64;
         let dropped = 1.0 - all.replies as f64 / all.sent.max(1) as f64;
         println!(
-            "{:>4} | {:>9.1} | {:>11.1} | {:>8.1} | {:>8.1} | {:>7.1}% | {:>9.1} | {:>5.0}% | {cpu:>5} | {load_before:>5}{}",
+            "{:>4} | {:>9.1} | {:>11.1} | {:>8.1} | {:>8.1} | {:>7.1}% | {:>9.1} | {:>5.0}% | {cpu:>5} | {server_cpu:>10} | {per_frame:>12} | {load_before:>5}{}",
             n,
             all.sent as f64 / args.seconds,
             all.replies as f64 / args.seconds,
@@ -521,5 +555,89 @@ async fn main() -> Result<(), BoxError> {
     if let Some(s) = server {
         s.shutdown().await;
     }
+    if let Some(c) = child {
+        c.stop();
+    }
     Ok(())
+}
+
+/// A gaze-server started as a separate process (`--server-bin`), with its own local
+/// redis-server in a temporary data folder; stopped with SIGTERM (so it stops its redis) when
+/// the run ends or this value is dropped.
+struct ServerProcess {
+    child: Option<std::process::Child>,
+    host: String,
+    data_dir: PathBuf,
+}
+
+impl ServerProcess {
+    fn start(bin: &Path, workers: usize) -> Result<Self, BoxError> {
+        // A free port: bind port 0, read it, release it for the server.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let host = format!("127.0.0.1:{port}");
+        let data_dir = std::env::temp_dir().join(format!("gaze-loadtest-{}", std::process::id()));
+        std::fs::create_dir_all(&data_dir)?;
+        let log = std::fs::File::create(data_dir.join("server.log"))?;
+        let child = std::process::Command::new(bin)
+            .args(["--bind", &host, "--redis-port", "0", "--data-dir"])
+            .arg(&data_dir)
+            .args(["--workers", &workers.to_string()])
+            .args(["--max-live-sessions", "10000"])
+            // Every client registers and logs in from 127.0.0.1: no per-IP limits here.
+            .args(["--login-attempts-per-ip", "0", "--register-per-ip", "0"])
+            .args(["--log-level", "warn"])
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        println!(
+            "gaze-loadtest: started {} (pid {}) on {host}, log in {}",
+            bin.display(),
+            child.id(),
+            data_dir.join("server.log").display()
+        );
+        Ok(ServerProcess {
+            child: Some(child),
+            host,
+            data_dir,
+        })
+    }
+
+    fn pid(&self) -> String {
+        self.child
+            .as_ref()
+            .map_or_else(|| "0".into(), |c| c.id().to_string())
+    }
+
+    /// SIGTERM, then up to 30 s for a clean exit (its redis-server stops with it), else SIGKILL.
+    fn stop(mut self) {
+        self.stop_now();
+    }
+
+    fn stop_now(&mut self) {
+        let Some(mut c) = self.child.take() else {
+            return;
+        };
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(30) {
+            if let Ok(Some(_)) = c.try_wait() {
+                let _ = std::fs::remove_dir_all(&self.data_dir);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
 }
