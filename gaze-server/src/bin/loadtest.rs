@@ -524,9 +524,10 @@ async fn main() -> Result<(), BoxError> {
             .map(|(a, b)| b - a);
         let cpu = own.map_or("?".into(), |c| format!("{:.0}%", 100.0 * c / wall));
         let server_cpu = srv.map_or("-".into(), |c| format!("{:.0}%", 100.0 * c / wall));
-        // CPU per processed frame: the server process when it is separate, else this process
-        // (server and clients).
-        let per_frame = srv.or(own).map_or("?".into(), |c| {
+        // CPU per processed frame: the server process when this started it, this process
+        // (server and clients) when the server is in-process, unknown against `--url`.
+        let measured = if args.url.is_some() { None } else { srv.or(own) };
+        let per_frame = measured.map_or("-".into(), |c| {
             format!("{:.2}", 1000.0 * c / all.replies.max(1) as f64)
         });
         all.rtt_ms.sort_by(|a, b| a.total_cmp(b));
