@@ -2,7 +2,7 @@
 //!
 //! Stages timed on every frame: decoding (OpenCV videoio / imgcodecs, including the conversion
 //! to packed BGR), BlazeFace detection on the whole frame, the iris network on both eyes (crops
-//! from the detection's eye keypoints), head pose (solvePnP), the whole `Tracker::process` in
+//! from the detection's eye keypoints), head pose (six-point Levenberg–Marquardt), the whole `Tracker::process` in
 //! tracking mode, and the session accounting (`Session::push_frame`). Gaze fusion, smoothing
 //! and blink detection are not exposed on their own by gaze-core; they are inside the tracker
 //! frame.
@@ -211,7 +211,7 @@ pub fn run(args: BenchArgs) -> CliResult<()> {
         stats("decode (videoio/imgcodecs → BGR)", &decode),
         stats("face detection (BlazeFace, whole frame)", &detect),
         stats("iris network (both eyes)", &eyes),
-        stats("head pose (solvePnP)", &pose),
+        stats("head pose", &pose),
         stats("tracker frame (Tracker::process, tracking)", &frame_ms),
         stats("session accounting (Session::push_frame)", &account),
     ];
