@@ -526,7 +526,11 @@ async fn main() -> Result<(), BoxError> {
         let server_cpu = srv.map_or("-".into(), |c| format!("{:.0}%", 100.0 * c / wall));
         // CPU per processed frame: the server process when this started it, this process
         // (server and clients) when the server is in-process, unknown against `--url`.
-        let measured = if args.url.is_some() { None } else { srv.or(own) };
+        let measured = if args.url.is_some() {
+            None
+        } else {
+            srv.or(own)
+        };
         let per_frame = measured.map_or("-".into(), |c| {
             format!("{:.2}", 1000.0 * c / all.replies.max(1) as f64)
         });
