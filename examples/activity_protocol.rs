@@ -3,9 +3,9 @@
 //!
 //! ```text
 //! # 1. per-second feature rows (native rate + N webcam-degraded copies) for the training script
-//! activity_protocol dump <activity data folder> <rows.csv> [--augment N]
+//! activity_protocol dump <activity data folder> <rows.csv> [--augment N] [--augment-mild M]
 //! # 2. score fold models written by gaze-activity/training/train_activity.py (and the baseline)
-//! activity_protocol eval <activity data folder> --models <dir> [--json <summary.json>] [--schemes main,loso] [--datasets a,b]
+//! activity_protocol eval <activity data folder> --models <dir> [--json <summary.json>] [--schemes main,loso,switch] [--datasets a,b]
 //! ```
 //! (`make eval-activity DATA=…` runs both with the training script in between.)
 //! `--window-ms W` (both commands) overrides the feature window length, for experiments.
@@ -43,7 +43,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use activity_data::{
-    CLASSES, Entry, Rng, Trace, degrade, native_samples, read_index, read_trace, seed_of,
+    CLASSES, Entry, Rng, Trace, degrade, degrade_scaled, native_samples, read_index, read_trace,
+    seed_of,
 };
 use gaze_core::activity::{
     ActivityClassifier, ActivityConfig, ActivityModel, BoostedTrees, EXT_FEATURE_NAMES, GazeSample,
@@ -104,7 +105,10 @@ fn main() {
             let n_aug = arg_value(&args, "--augment")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(2usize);
-            dump(&dir, &entries, Path::new(out), n_aug)
+            let n_mild = arg_value(&args, "--augment-mild")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0usize);
+            dump(&dir, &entries, Path::new(out), n_aug, n_mild)
         }
         "eval" => {
             let Some(models) = arg_value(&args, "--models") else {
@@ -175,7 +179,13 @@ fn stream(
     }
 }
 
-fn dump(dir: &Path, entries: &[Entry], out: &Path, n_aug: usize) -> Result<(), String> {
+fn dump(
+    dir: &Path,
+    entries: &[Entry],
+    out: &Path,
+    n_aug: usize,
+    n_mild: usize,
+) -> Result<(), String> {
     let file = std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let mut w = std::io::BufWriter::new(file);
     let io = |e: std::io::Error| e.to_string();
@@ -196,17 +206,24 @@ fn dump(dir: &Path, entries: &[Entry], out: &Path, n_aug: usize) -> Result<(), S
         };
         let mut conds: Vec<(String, Vec<GazeSample>, ScreenGeometry)> =
             vec![("native".into(), native_samples(&tr), e.geometry)];
-        for k in 0..n_aug {
+        for k in 0..n_aug + n_mild {
             let seed = seed_of(&format!("{}#train{k}", e.recording));
             let mut rng = Rng(seed ^ 0x5555);
             // Unknown screen sizes and distances: the classifier's degrees vary widely.
             let g = geometry_with_width_deg(&e.geometry, rng.range(25.0, 65.0));
+            // `--augment-mild` copies: a cleaner webcam (0.3–0.7 × the noise).
+            let noise = if k < n_aug { 1.0 } else { rng.range(0.3, 0.7) };
             let samples = if e.dataset == "webqamgaze" {
                 native_samples(&tr)
             } else {
-                degrade(&tr, &e.geometry, seed)
+                degrade_scaled(&tr, &e.geometry, seed, noise)
             };
-            conds.push((format!("aug{k}"), samples, g));
+            let name = if k < n_aug {
+                format!("aug{k}")
+            } else {
+                format!("mild{}", k - n_aug)
+            };
+            conds.push((name, samples, g));
         }
         for (cond, samples, g) in &conds {
             let cfg = config_for(*g);
