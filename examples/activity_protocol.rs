@@ -8,7 +8,8 @@
 //! activity_protocol eval <activity data folder> --models <dir> [--json <summary.json>] [--schemes main,loso,switch] [--datasets a,b]
 //! ```
 //! (`make eval-activity DATA=…` runs both with the training script in between.)
-//! `--window-ms W` (both commands) overrides the feature window length, for experiments.
+//! `--window-ms W` / `--bin-ms B` (both commands) override the feature window length and the
+//! time-bin width, for experiments.
 //!
 //! Classes: reading; browsing = browse + search; watching = video (other task labels are
 //! neither trained on nor scored). Scoring: every recording streams through a fresh
@@ -65,19 +66,23 @@ fn arg_value(args: &[String], name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
-/// The classifier configuration for `geometry` (with the `--window-ms` override, if any).
+/// The classifier configuration for `geometry` (with the `--window-ms` / `--bin-ms`
+/// overrides, if any).
 fn config_for(geometry: ScreenGeometry) -> ActivityConfig {
     let mut c = ActivityConfig::with_geometry(geometry);
-    if let Some(w) = window_override() {
+    if let Some(w) = numeric_arg("--window-ms") {
         c.window_ms = w;
+    }
+    if let Some(b) = numeric_arg("--bin-ms") {
+        c.bin_ms = b;
     }
     c
 }
 
-/// `--window-ms` from the command line.
-fn window_override() -> Option<f64> {
+/// A number given on the command line as `name value`.
+fn numeric_arg(name: &str) -> Option<f64> {
     let args: Vec<String> = std::env::args().collect();
-    arg_value(&args, "--window-ms").and_then(|v| v.parse().ok())
+    arg_value(&args, name).and_then(|v| v.parse().ok())
 }
 
 fn main() {
@@ -457,10 +462,7 @@ fn eval(
             .or_default()
             .merge(&c);
     };
-    let shipped = ActivityConfig {
-        window_ms: window_override().unwrap_or(ActivityConfig::default().window_ms),
-        ..ActivityConfig::default()
-    };
+    let shipped = config_for(ScreenGeometry::default());
     let legacy = ActivityConfig::legacy();
     let mut cache: BTreeMap<String, ActivityModel> = BTreeMap::new();
     let mut get_model = |name: String| -> Result<ActivityModel, String> {

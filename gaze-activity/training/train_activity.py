@@ -102,11 +102,14 @@ def weights(y, ds):
     """Each class weighs the same; within a class a dataset weighs sqrt(its rows)
     (`DATASET_BALANCE = "equal"`: every dataset the same)."""
     n = Counter(zip(ds.tolist(), y.tolist()))
-    share = (lambda k: 1.0) if DATASET_BALANCE == "equal" else math.sqrt
+    if DATASET_BALANCE == "equal":
+        z = Counter(c for (_, c) in n)
+        w = np.array([1.0 / n[(d, c)] / z[c] for d, c in zip(ds, y)])
+        return w * (len(y) / w.sum())
     z = defaultdict(float)
     for (d, c), k in n.items():
-        z[c] += share(k)
-    w = np.array([share(n[(d, c)]) / n[(d, c)] / z[c] for d, c in zip(ds, y)])
+        z[c] += math.sqrt(k)
+    w = np.array([1.0 / math.sqrt(n[(d, c)]) / z[c] for d, c in zip(ds, y)])
     return w * (len(y) / w.sum())
 
 
