@@ -157,8 +157,10 @@ soak:
 ## Activity model evaluation protocol (not part of `make test`; needs the shared data folder):
 ## features from the Rust code → leave-one-dataset-out / leave-one-subject-out fold models
 ## (gaze-activity/training/train_activity.py, LightGBM in .venv-train) → time-level scores at the
-## native rate and degraded to webcam conditions, next to the earlier model (baseline).
-## make eval-activity DATA=/work/shared/testdata/activity   (≈ 30 min on 2 cores)
+## native rate and degraded to webcam conditions, next to the earlier model (baseline), pooled
+## and dataset-balanced, plus the label's delay after a change of activity (switch).
+## make eval-activity DATA=/work/shared/testdata/activity   (≈ 3 min on 2 cores after the build;
+## gaze-activity/training/quick_eval.py approximates it on rows.csv in ≈ 20 s)
 DATA ?= /work/shared/testdata/activity
 EVAL_OUT ?= target/eval-activity
 TRAIN_PY ?= .venv-train/bin/python
@@ -169,7 +171,7 @@ eval-activity: $(TRAIN_PY)
 	mkdir -p $(EVAL_OUT)
 	$(CARGO) run --release -p gaze-examples --bin activity_protocol -- dump $(DATA) $(EVAL_OUT)/rows.csv --augment 2
 	$(TRAIN_PY) gaze-activity/training/train_activity.py $(EVAL_OUT)/rows.csv --folds $(EVAL_OUT)/models
-	$(CARGO) run --release -p gaze-examples --bin activity_protocol -- eval $(DATA) --models $(EVAL_OUT)/models --json $(EVAL_OUT)/summary.json | tee $(EVAL_OUT)/report.txt
+	$(CARGO) run --release -p gaze-examples --bin activity_protocol -- eval $(DATA) --models $(EVAL_OUT)/models --schemes main,loso,switch --json $(EVAL_OUT)/summary.json | tee $(EVAL_OUT)/report.txt
 
 ## Retrains the shipped activity model (gaze-activity/src/activity/activity_trees.json) on all of
 ## the data folder's reading / browsing / watching recordings (same rows as eval-activity).

@@ -221,6 +221,12 @@ pub fn seed_of(name: &str) -> u64 {
 /// dropouts plus 0.2–0.8 s dropout bursts (5 % chance per second), and blinks every 2–6 s
 /// (100–300 ms of eyes-closed samples without a gaze point).
 pub fn degrade(tr: &Trace, g: &ScreenGeometry, seed: u64) -> Vec<GazeSample> {
+    degrade_scaled(tr, g, seed, 1.0)
+}
+
+/// [`degrade`] with the offset, drift and jitter multiplied by `noise` (1 = [`degrade`];
+/// smaller = a cleaner webcam, for training copies).
+pub fn degrade_scaled(tr: &Trace, g: &ScreenGeometry, seed: u64, noise: f64) -> Vec<GazeSample> {
     let mut rng = Rng(seed);
     let (ppx, ppy) = g.px_per_deg();
     let (cx, cy) = (g.width() / 2.0, g.height() / 2.0);
@@ -237,11 +243,11 @@ pub fn degrade(tr: &Trace, g: &ScreenGeometry, seed: u64) -> Vec<GazeSample> {
     let src_dt = dts.get(dts.len() / 2).copied().unwrap_or(33.3);
     let max_hold = (3.0 * src_dt).max(50.0);
     let (sx, sy) = (rng.range(0.85, 1.15), rng.range(0.85, 1.15));
-    let (ox, oy) = (rng.gauss(), rng.gauss());
-    let (ax, ay) = (rng.range(0.5, 2.0), rng.range(0.5, 2.0));
+    let (ox, oy) = (noise * rng.gauss(), noise * rng.gauss());
+    let (ax, ay) = (noise * rng.range(0.5, 2.0), noise * rng.range(0.5, 2.0));
     let (px, py) = (rng.range(20_000.0, 60_000.0), rng.range(20_000.0, 60_000.0));
     let (phx, phy) = (rng.range(0.0, 6.3), rng.range(0.0, 6.3));
-    let jitter = rng.range(1.0, 2.0);
+    let jitter = noise * rng.range(1.0, 2.0);
     // AR(1) SD and white SD so that the total jitter SD is about `jitter`.
     let (phi, ar_sd, white_sd) = (0.9, 0.8 * jitter, 0.6 * jitter);
     let innov = ar_sd * (1.0f64 - phi * phi).sqrt();

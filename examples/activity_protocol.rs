@@ -3,18 +3,23 @@
 //!
 //! ```text
 //! # 1. per-second feature rows (native rate + N webcam-degraded copies) for the training script
-//! activity_protocol dump <activity data folder> <rows.csv> [--augment N]
+//! activity_protocol dump <activity data folder> <rows.csv> [--augment N] [--augment-mild M]
 //! # 2. score fold models written by gaze-activity/training/train_activity.py (and the baseline)
-//! activity_protocol eval <activity data folder> --models <dir> [--json <summary.json>] [--schemes main,loso] [--datasets a,b]
+//! activity_protocol eval <activity data folder> --models <dir> [--json <summary.json>] [--schemes main,loso,switch] [--datasets a,b]
 //! ```
 //! (`make eval-activity DATA=…` runs both with the training script in between.)
+//! `--window-ms W` / `--bin-ms B` (both commands) override the feature window length and the
+//! time-bin width, for experiments.
 //!
 //! Classes: reading; browsing = browse + search; watching = video (other task labels are
 //! neither trained on nor scored). Scoring: every recording streams through a fresh
 //! classifier; the label held at every whole second is compared with the recording's label
 //! (time level; `other` / `none` count as misses). Macro-F1 over the three classes, with
 //! per-class precision and recall, is computed on the confusion pooled over the held-out
-//! folds.
+//! folds (seconds summed over datasets: the large never-trained video sets dominate the
+//! watching row). The dataset-balanced figure rescales every (dataset, class) row to the
+//! same total first, so each dataset weighs the same within its class. Per-dataset lines of
+//! single-class sets show F1 = 2R / (1 + R) (precision is 1 there): read them as recall.
 //!
 //! Conditions: `native` (the recording as it is) and `webcam` (resampled to 30 Hz with
 //! 1–2° jitter, slow drift, ±15 % scale error, dropouts and blinks: see
@@ -26,6 +31,8 @@
 //! `lodo` = each dataset scored by the model trained without it; `loso` = each
 //! srivastava_desktop and WebQAmGaze subject scored by the model trained without that
 //! subject;
+//! `switch` (only with `--schemes …,switch`) = responsiveness: pairs of a srivastava subject's
+//! recordings joined, scored after the join with the subject's LOSO model;
 //! `loso+adapt` = as `loso`, with per-class offsets fitted on the first 2 minutes of that
 //! subject's own labelled data ([`ActivityConfig::adapt_to_labels`]) and scored on the rest.
 
@@ -37,7 +44,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use activity_data::{
-    CLASSES, Entry, Rng, Trace, degrade, native_samples, read_index, read_trace, seed_of,
+    CLASSES, Entry, Rng, Trace, degrade, degrade_scaled, native_samples, read_index, read_trace,
+    seed_of,
 };
 use gaze_core::activity::{
     ActivityClassifier, ActivityConfig, ActivityModel, BoostedTrees, EXT_FEATURE_NAMES, GazeSample,
@@ -56,6 +64,25 @@ fn arg_value(args: &[String], name: &str) -> Option<String> {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1).cloned())
+}
+
+/// The classifier configuration for `geometry` (with the `--window-ms` / `--bin-ms`
+/// overrides, if any).
+fn config_for(geometry: ScreenGeometry) -> ActivityConfig {
+    let mut c = ActivityConfig::with_geometry(geometry);
+    if let Some(w) = numeric_arg("--window-ms") {
+        c.window_ms = w;
+    }
+    if let Some(b) = numeric_arg("--bin-ms") {
+        c.bin_ms = b;
+    }
+    c
+}
+
+/// A number given on the command line as `name value`.
+fn numeric_arg(name: &str) -> Option<f64> {
+    let args: Vec<String> = std::env::args().collect();
+    arg_value(&args, name).and_then(|v| v.parse().ok())
 }
 
 fn main() {
@@ -83,7 +110,10 @@ fn main() {
             let n_aug = arg_value(&args, "--augment")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(2usize);
-            dump(&dir, &entries, Path::new(out), n_aug)
+            let n_mild = arg_value(&args, "--augment-mild")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0usize);
+            dump(&dir, &entries, Path::new(out), n_aug, n_mild)
         }
         "eval" => {
             let Some(models) = arg_value(&args, "--models") else {
@@ -95,7 +125,11 @@ fn main() {
                 &entries,
                 Path::new(&models),
                 arg_value(&args, "--json").as_deref(),
-                (schemes.contains("main"), schemes.contains("loso")),
+                (
+                    schemes.contains("main"),
+                    schemes.contains("loso"),
+                    schemes.contains("switch"),
+                ),
             )
         }
         _ => usage(),
@@ -150,7 +184,13 @@ fn stream(
     }
 }
 
-fn dump(dir: &Path, entries: &[Entry], out: &Path, n_aug: usize) -> Result<(), String> {
+fn dump(
+    dir: &Path,
+    entries: &[Entry],
+    out: &Path,
+    n_aug: usize,
+    n_mild: usize,
+) -> Result<(), String> {
     let file = std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let mut w = std::io::BufWriter::new(file);
     let io = |e: std::io::Error| e.to_string();
@@ -171,20 +211,27 @@ fn dump(dir: &Path, entries: &[Entry], out: &Path, n_aug: usize) -> Result<(), S
         };
         let mut conds: Vec<(String, Vec<GazeSample>, ScreenGeometry)> =
             vec![("native".into(), native_samples(&tr), e.geometry)];
-        for k in 0..n_aug {
+        for k in 0..n_aug + n_mild {
             let seed = seed_of(&format!("{}#train{k}", e.recording));
             let mut rng = Rng(seed ^ 0x5555);
             // Unknown screen sizes and distances: the classifier's degrees vary widely.
             let g = geometry_with_width_deg(&e.geometry, rng.range(25.0, 65.0));
+            // `--augment-mild` copies: a cleaner webcam (0.3–0.7 × the noise).
+            let noise = if k < n_aug { 1.0 } else { rng.range(0.3, 0.7) };
             let samples = if e.dataset == "webqamgaze" {
                 native_samples(&tr)
             } else {
-                degrade(&tr, &e.geometry, seed)
+                degrade_scaled(&tr, &e.geometry, seed, noise)
             };
-            conds.push((format!("aug{k}"), samples, g));
+            let name = if k < n_aug {
+                format!("aug{k}")
+            } else {
+                format!("mild{}", k - n_aug)
+            };
+            conds.push((name, samples, g));
         }
         for (cond, samples, g) in &conds {
-            let cfg = ActivityConfig::with_geometry(*g);
+            let cfg = config_for(*g);
             let mut err = Ok(());
             stream(samples, &cfg, |t, c, _| {
                 let f = c.features();
@@ -245,6 +292,23 @@ impl Confusion {
             }
         }
         self.uncertain += o.uncertain;
+    }
+    /// The dataset-balanced pool of `per_ds`: every (dataset, class) row of seconds scaled
+    /// to the same total before summing, so that each dataset weighs the same within a
+    /// class (the pooled confusion is dominated by the largest sets).
+    fn balanced<'a>(per_ds: impl IntoIterator<Item = &'a Confusion>) -> Confusion {
+        let mut out = Confusion::default();
+        for c in per_ds {
+            for r in 0..3 {
+                let t: f64 = c.m[r].iter().sum();
+                if t > 0.0 {
+                    for k in 0..5 {
+                        out.m[r][k] += c.m[r][k] / t * 1000.0;
+                    }
+                }
+            }
+        }
+        out
     }
     fn total(&self) -> f64 {
         self.m.iter().flatten().sum()
@@ -383,7 +447,7 @@ fn eval(
     entries: &[Entry],
     models: &Path,
     json_out: Option<&str>,
-    (main_schemes, loso_schemes): (bool, bool),
+    (main_schemes, loso_schemes, switch_scheme): (bool, bool, bool),
 ) -> Result<(), String> {
     // scheme → condition → dataset → confusion
     type Table = BTreeMap<String, BTreeMap<String, BTreeMap<String, Confusion>>>;
@@ -398,7 +462,7 @@ fn eval(
             .or_default()
             .merge(&c);
     };
-    let shipped = ActivityConfig::default();
+    let shipped = config_for(ScreenGeometry::default());
     let legacy = ActivityConfig::legacy();
     let mut cache: BTreeMap<String, ActivityModel> = BTreeMap::new();
     let mut get_model = |name: String| -> Result<ActivityModel, String> {
@@ -486,13 +550,27 @@ fn eval(
     }
 
     let mut summary = serde_json::Map::new();
+    if switch_scheme {
+        for (cond, v) in switch_eval(dir, entries, &mut get_model)? {
+            summary.insert(format!("switch/{cond}"), v);
+        }
+    }
     for (scheme, conds) in &table {
         for (cond, per_ds) in conds {
             let mut pooled = Confusion::default();
             for c in per_ds.values() {
                 pooled.merge(c);
             }
+            let balanced = Confusion::balanced(per_ds.values());
             println!("\n[{scheme} / {cond}] pooled: {}", pooled.line());
+            let fmt = |v: Option<f64>| v.map_or("  -  ".to_string(), |v| format!("{v:.3}"));
+            println!(
+                "    dataset-balanced: macro-F1 {:.3} | F1 R/B/W {} / {} / {}",
+                balanced.macro_f1(),
+                fmt(balanced.f1(0)),
+                fmt(balanced.f1(1)),
+                fmt(balanced.f1(2))
+            );
             let mut ds_json = serde_json::Map::new();
             for (ds, c) in per_ds {
                 println!("    {ds:<28} {}", c.line());
@@ -506,7 +584,7 @@ fn eval(
             }
             summary.insert(
                 format!("{scheme}/{cond}"),
-                serde_json::json!({"pooled": pooled.json(), "datasets": ds_json, "webcam_readers_reading_recall": wq}),
+                serde_json::json!({"pooled": pooled.json(), "dataset_balanced": balanced.json(), "datasets": ds_json, "webcam_readers_reading_recall": wq}),
             );
         }
     }
@@ -516,6 +594,127 @@ fn eval(
         std::fs::write(path, text).map_err(|e| format!("{path}: {e}"))?;
     }
     Ok(())
+}
+
+/// Seconds after an activity switch that `switch_eval` follows.
+const SWITCH_SPAN_S: usize = 60;
+
+/// `switch`: responsiveness. For each srivastava subject, every ordered pair of their
+/// reading / browsing / watching recordings is joined (all of the first, then the second),
+/// streamed through the subject's leave-one-subject-out model, and the label is read at
+/// every whole second after the join: the delay until it first names the second activity,
+/// and the share of correct seconds in the first 10 and 30 s.
+fn switch_eval(
+    dir: &Path,
+    entries: &[Entry],
+    get_model: &mut impl FnMut(String) -> Result<ActivityModel, String>,
+) -> Result<Vec<(String, serde_json::Value)>, String> {
+    let mut subjects: Vec<&str> = entries
+        .iter()
+        .filter(|e| e.dataset == "srivastava_desktop")
+        .map(|e| e.subject.as_str())
+        .collect();
+    subjects.sort_unstable();
+    subjects.dedup();
+    let mut out = Vec::new();
+    for cond in ["native", "webcam"] {
+        let mut delays: Vec<f64> = Vec::new();
+        let mut never = 0usize;
+        let (mut ok10, mut ok30, mut n10, mut n30) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+        for subj in &subjects {
+            let Ok(model) = get_model(format!("loso__{}", file_key(subj))) else {
+                continue;
+            };
+            // One recording per class (the first listed).
+            let mut per_class: [Option<(&Entry, Vec<GazeSample>)>; 3] = [None, None, None];
+            for e in entries.iter().filter(|e| e.subject == *subj) {
+                if per_class[e.class].is_some() {
+                    continue;
+                }
+                let Ok(tr) = read_trace(dir, e) else { continue };
+                if tr.t.len() < 2 {
+                    continue;
+                }
+                let [(_, nat), (_, cam)] = conditions(&tr, e);
+                per_class[e.class] = Some((e, if cond == "native" { nat } else { cam }));
+            }
+            for a in 0..3 {
+                for b in 0..3 {
+                    let (Some((ea, sa)), Some((_, sb))) = (&per_class[a], &per_class[b]) else {
+                        continue;
+                    };
+                    if a == b {
+                        continue;
+                    }
+                    let (Some(a_end), Some(b0)) = (sa.last(), sb.first()) else {
+                        continue;
+                    };
+                    let join = a_end.t_ms + 1000.0 / 30.0;
+                    let shift = join - b0.t_ms;
+                    let mut joined = sa.clone();
+                    joined.extend(sb.iter().map(|s| GazeSample {
+                        t_ms: s.t_ms + shift,
+                        ..*s
+                    }));
+                    let cfg = ActivityConfig {
+                        geometry: ea.geometry,
+                        model: model.clone(),
+                        ..config_for(ea.geometry)
+                    };
+                    let t0 = joined.first().map_or(0.0, |s| s.t_ms);
+                    let join_rel = (join - t0) / 1000.0;
+                    let want = [Activity::Reading, Activity::Browsing, Activity::Watching][b];
+                    let mut first: Option<f64> = None;
+                    stream(&joined, &cfg, |t, _, act| {
+                        let after = t - join_rel;
+                        if !(0.0..SWITCH_SPAN_S as f64).contains(&after) {
+                            return;
+                        }
+                        let hit = if act == want { 1.0 } else { 0.0 };
+                        if hit > 0.0 && first.is_none() {
+                            first = Some(after);
+                        }
+                        if after < 10.0 {
+                            ok10 += hit;
+                            n10 += 1.0;
+                        }
+                        if after < 30.0 {
+                            ok30 += hit;
+                            n30 += 1.0;
+                        }
+                    });
+                    match first {
+                        Some(d) => delays.push(d),
+                        None => never += 1,
+                    }
+                }
+            }
+        }
+        delays.sort_by(f64::total_cmp);
+        let q = |p: f64| {
+            delays
+                .get(((delays.len() as f64 - 1.0) * p).round().max(0.0) as usize)
+                .copied()
+                .unwrap_or(f64::NAN)
+        };
+        let (acc10, acc30) = (ok10 / n10.max(1.0), ok30 / n30.max(1.0));
+        println!(
+            "\n[switch / {cond}] srivastava LOSO, {} joins: delay to the new label median {:.0} s, p75 {:.0} s, p90 {:.0} s, never within {SWITCH_SPAN_S} s {never}; correct seconds 0–10 s {acc10:.3}, 0–30 s {acc30:.3}",
+            delays.len() + never,
+            q(0.5),
+            q(0.75),
+            q(0.9),
+        );
+        out.push((
+            cond.to_string(),
+            serde_json::json!({
+                "joins": delays.len() + never,
+                "delay_s_median": q(0.5), "delay_s_p75": q(0.75), "delay_s_p90": q(0.9),
+                "never": never, "correct_0_10s": acc10, "correct_0_30s": acc30,
+            }),
+        ));
+    }
+    Ok(out)
 }
 
 /// `loso+adapt`: for each srivastava subject, the first 40 s of each of their reading /
@@ -553,7 +752,7 @@ fn adapt_eval(
             }
             let base = ActivityConfig {
                 model: model.clone(),
-                ..ActivityConfig::default()
+                ..config_for(ScreenGeometry::default())
             };
             let mut spans = Vec::new();
             for (e, s) in &traces {

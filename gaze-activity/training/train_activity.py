@@ -95,9 +95,17 @@ def thin_mask(y, ds, t):
     )
 
 
+DATASET_BALANCE = "sqrt"
+
+
 def weights(y, ds):
-    """Each class weighs the same; within a class a dataset weighs sqrt(its rows)."""
+    """Each class weighs the same; within a class a dataset weighs sqrt(its rows)
+    (`DATASET_BALANCE = "equal"`: every dataset the same)."""
     n = Counter(zip(ds.tolist(), y.tolist()))
+    if DATASET_BALANCE == "equal":
+        z = Counter(c for (_, c) in n)
+        w = np.array([1.0 / n[(d, c)] / z[c] for d, c in zip(ds, y)])
+        return w * (len(y) / w.sum())
     z = defaultdict(float)
     for (d, c), k in n.items():
         z[c] += math.sqrt(k)
