@@ -94,12 +94,13 @@ fn solve6(mut a: [[f64; 6]; 6], mut b: [f64; 6]) -> Option<[f64; 6]> {
         }
         a.swap(col, piv);
         b.swap(col, piv);
+        let (pivot_row, pivot_b) = (a[col], b[col]);
         for row in col + 1..6 {
-            let k = a[row][col] / a[col][col];
-            for c in col..6 {
-                a[row][c] -= k * a[col][c];
+            let k = a[row][col] / pivot_row[col];
+            for (x, p) in a[row][col..].iter_mut().zip(&pivot_row[col..]) {
+                *x -= k * p;
             }
-            b[row] -= k * b[col];
+            b[row] -= k * pivot_b;
         }
     }
     let mut x = [0.0; 6];
