@@ -599,6 +599,18 @@ fn eval(
 /// Seconds after an activity switch that `switch_eval` follows.
 const SWITCH_SPAN_S: usize = 60;
 
+/// The srivastava_desktop subjects among `entries`, sorted, each once.
+fn srivastava_subjects(entries: &[Entry]) -> Vec<&str> {
+    let mut subjects: Vec<&str> = entries
+        .iter()
+        .filter(|e| e.dataset == "srivastava_desktop")
+        .map(|e| e.subject.as_str())
+        .collect();
+    subjects.sort_unstable();
+    subjects.dedup();
+    subjects
+}
+
 /// `switch`: responsiveness. For each srivastava subject, every ordered pair of their
 /// reading / browsing / watching recordings is joined (all of the first, then the second),
 /// streamed through the subject's leave-one-subject-out model, and the label is read at
@@ -609,13 +621,7 @@ fn switch_eval(
     entries: &[Entry],
     get_model: &mut impl FnMut(String) -> Result<ActivityModel, String>,
 ) -> Result<Vec<(String, serde_json::Value)>, String> {
-    let mut subjects: Vec<&str> = entries
-        .iter()
-        .filter(|e| e.dataset == "srivastava_desktop")
-        .map(|e| e.subject.as_str())
-        .collect();
-    subjects.sort_unstable();
-    subjects.dedup();
+    let subjects = srivastava_subjects(entries);
     let mut out = Vec::new();
     for cond in ["native", "webcam"] {
         let mut delays: Vec<f64> = Vec::new();
@@ -727,13 +733,7 @@ fn adapt_eval(
     get_model: &mut impl FnMut(String) -> Result<ActivityModel, String>,
     add: &mut impl FnMut(&str, &str, &str, Confusion),
 ) -> Result<(), String> {
-    let mut subjects: Vec<&str> = entries
-        .iter()
-        .filter(|e| e.dataset == "srivastava_desktop")
-        .map(|e| e.subject.as_str())
-        .collect();
-    subjects.sort_unstable();
-    subjects.dedup();
+    let subjects = srivastava_subjects(entries);
     let per_class_s = ADAPT_S / 3.0;
     for subj in subjects {
         let Ok(model) = get_model(format!("loso__{}", file_key(subj))) else {

@@ -37,6 +37,34 @@ pub struct PosePoints {
     pub mouth: Point,
 }
 
+impl PosePoints {
+    /// The points in the order of the 3D model points (`MODEL`).
+    fn in_model_order(&self) -> [Point; 6] {
+        [
+            self.right_outer,
+            self.right_inner,
+            self.left_inner,
+            self.left_outer,
+            self.nose,
+            self.mouth,
+        ]
+    }
+}
+
+/// Yaw, pitch and roll of a head rotation (the model's −Z axis is the face normal toward the
+/// camera).
+fn pose_of(rot: &[[f64; 3]; 3]) -> HeadPose {
+    let n = [-rot[0][2], -rot[1][2], -rot[2][2]];
+    let yaw = n[0].atan2(-n[2]);
+    let pitch = (-n[1]).atan2((n[0] * n[0] + n[2] * n[2]).sqrt());
+    let roll = rot[1][0].atan2(rot[0][0]);
+    HeadPose {
+        yaw_deg: yaw.to_degrees() as f32,
+        pitch_deg: pitch.to_degrees() as f32,
+        roll_deg: roll.to_degrees() as f32,
+    }
+}
+
 /// Pose parameters: Rodrigues rotation vector (3) and translation in mm (3).
 type Params = [f64; 6];
 
@@ -190,15 +218,7 @@ impl HeadPoseEstimator {
 
     /// Estimates yaw/pitch/roll for a `width` × `height` frame.
     pub fn estimate(&mut self, p: &PosePoints, width: u32, height: u32) -> Result<HeadPose> {
-        let img = [
-            p.right_outer,
-            p.right_inner,
-            p.left_inner,
-            p.left_outer,
-            p.nose,
-            p.mouth,
-        ]
-        .map(|q| [q.x as f64, q.y as f64]);
+        let img = p.in_model_order().map(|q| [q.x as f64, q.y as f64]);
         let f = width.max(height) as f64;
         let c = [width as f64 / 2.0, height as f64 / 2.0];
         let guess = self.last.unwrap_or_else(|| {
@@ -216,18 +236,7 @@ impl HeadPoseEstimator {
             ));
         }
         let sol = refine(guess, &img, f, c);
-        let rot = rodrigues([sol[0], sol[1], sol[2]]);
-        let r = |i: usize, j: usize| rot[i][j];
-        // Face normal toward the camera is the model's −Z axis.
-        let n = [-r(0, 2), -r(1, 2), -r(2, 2)];
-        let yaw = n[0].atan2(-n[2]);
-        let pitch = (-n[1]).atan2((n[0] * n[0] + n[2] * n[2]).sqrt());
-        let roll = r(1, 0).atan2(r(0, 0));
-        let pose = HeadPose {
-            yaw_deg: yaw.to_degrees() as f32,
-            pitch_deg: pitch.to_degrees() as f32,
-            roll_deg: roll.to_degrees() as f32,
-        };
+        let pose = pose_of(&rodrigues([sol[0], sol[1], sol[2]]));
         let sane = sol.iter().all(|v| v.is_finite())
             && pose.yaw_deg.is_finite()
             && pose.pitch_deg.is_finite()
@@ -281,17 +290,11 @@ mod tests {
             .iter()
             .map(|m| Point3f::new(m[0], m[1], m[2]))
             .collect();
-        let img: Vector<Point2f> = [
-            p.right_outer,
-            p.right_inner,
-            p.left_inner,
-            p.left_outer,
-            p.nose,
-            p.mouth,
-        ]
-        .iter()
-        .map(|q| Point2f::new(q.x, q.y))
-        .collect();
+        let img: Vector<Point2f> = p
+            .in_model_order()
+            .iter()
+            .map(|q| Point2f::new(q.x, q.y))
+            .collect();
         let f = w.max(h) as f64;
         let cam = Mat::from_slice_2d(&[
             [f, 0.0, w as f64 / 2.0],
@@ -319,15 +322,7 @@ mod tests {
         )
         .expect("solvePnP");
         let r: Vec<f64> = (0..3).map(|i| *rvec.at::<f64>(i).expect("r")).collect();
-        let rot = rodrigues([r[0], r[1], r[2]]);
-        let n = [-rot[0][2], -rot[1][2], -rot[2][2]];
-        HeadPose {
-            yaw_deg: n[0].atan2(-n[2]).to_degrees() as f32,
-            pitch_deg: (-n[1])
-                .atan2((n[0] * n[0] + n[2] * n[2]).sqrt())
-                .to_degrees() as f32,
-            roll_deg: rot[1][0].atan2(rot[0][0]).to_degrees() as f32,
-        }
+        pose_of(&rodrigues([r[0], r[1], r[2]]))
     }
 
     #[test]

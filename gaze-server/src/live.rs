@@ -175,7 +175,7 @@ fn with_decoded<T>(
     bytes: &[u8],
     limits: FrameLimits,
     timestamp_ms: f64,
-    f: impl FnOnce(&Frame<'_>, u32, u32) -> AppResult<T>,
+    f: impl FnOnce(&Frame<'_>) -> AppResult<T>,
 ) -> AppResult<T> {
     FRAME_PIXELS.with(|cell| {
         // A re-entrant call (none today) would get its own buffer instead of a panic.
@@ -187,7 +187,7 @@ fn with_decoded<T>(
         };
         let (w, h) = decode_image_into(bytes, limits, buf)?;
         let frame = Frame::packed(buf, w, h, PixelFormat::Rgb8, timestamp_ms)?;
-        f(&frame, w, h)
+        f(&frame)
     })
 }
 
@@ -198,7 +198,7 @@ pub fn track_bytes(
     limits: FrameLimits,
     timestamp_ms: f64,
 ) -> AppResult<FrameResult> {
-    with_decoded(bytes, limits, timestamp_ms, |frame, _, _| {
+    with_decoded(bytes, limits, timestamp_ms, |frame| {
         Ok(tracker.process(frame)?)
     })
 }
@@ -608,8 +608,8 @@ fn process_blocking(
             &owned
         }
     };
-    with_decoded(bytes, limits, input.timestamp_ms, |frame, w, h| {
-        track_decoded(live, frame, (w, h), checkpoint_every, dropped, socket, t0)
+    with_decoded(bytes, limits, input.timestamp_ms, |frame| {
+        track_decoded(live, frame, checkpoint_every, dropped, socket, t0)
     })
 }
 
@@ -617,7 +617,6 @@ fn process_blocking(
 fn track_decoded(
     live: &LiveSession,
     frame: &Frame<'_>,
-    (w, h): (u32, u32),
     checkpoint_every: Duration,
     dropped: u64,
     socket: u64,
@@ -663,8 +662,8 @@ fn track_decoded(
     let msg = TrackMessage {
         frame: FrameMessage::from(&result),
         status,
-        width: w,
-        height: h,
+        width: frame.width(),
+        height: frame.height(),
         session_id: session_id.to_string(),
         frame_index: e.account.frames(),
         dropped,

@@ -14,7 +14,6 @@
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 
 use tokio::sync::oneshot;
 
@@ -45,13 +44,13 @@ impl Shared {
 /// Dropping the pool closes it: queued jobs still run, then the threads exit.
 pub struct FrameWorkers {
     shared: Arc<Shared>,
-    threads: Vec<JoinHandle<()>>,
+    threads: usize,
 }
 
 impl std::fmt::Debug for FrameWorkers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FrameWorkers")
-            .field("threads", &self.threads.len())
+            .field("threads", &self.threads)
             .field("queued", &self.queued())
             .finish()
     }
@@ -61,33 +60,24 @@ impl FrameWorkers {
     /// Starts `threads` worker threads (at least one), named `gaze-worker-N`.
     pub fn new(threads: usize) -> std::io::Result<Self> {
         let shared = Arc::new(Shared::default());
-        let mut handles = Vec::with_capacity(threads.max(1));
-        for i in 0..threads.max(1) {
+        let n = threads.max(1);
+        for i in 0..n {
             let s = shared.clone();
-            let h = std::thread::Builder::new()
+            let started = std::thread::Builder::new()
                 .name(format!("gaze-worker-{i}"))
                 .spawn(move || work(&s));
-            match h {
-                Ok(h) => handles.push(h),
-                Err(e) => {
-                    // Stop the ones already started before reporting.
-                    drop(FrameWorkers {
-                        shared,
-                        threads: handles,
-                    });
-                    return Err(e);
-                }
+            if let Err(e) = started {
+                // Stop the ones already started before reporting.
+                drop(FrameWorkers { shared, threads: i });
+                return Err(e);
             }
         }
-        Ok(FrameWorkers {
-            shared,
-            threads: handles,
-        })
+        Ok(FrameWorkers { shared, threads: n })
     }
 
     /// Number of worker threads.
     pub fn threads(&self) -> usize {
-        self.threads.len()
+        self.threads
     }
 
     /// Jobs waiting for a worker (not counting the running ones).
